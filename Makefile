@@ -1,0 +1,65 @@
+# Habanero's front door. Everything installs what it needs first (idempotent).
+#   make run     build and start on http://localhost:8080
+#   make test    build and run the whole test suite
+#   make bench   Google Benchmark + wrk figures (see docs/performance.md)
+#   make fuzz    libFuzzer targets (clang-22) in build-fuzz/
+#   make asan / make tsan   test suites under sanitizers
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+, := ,
+
+.PHONY: all setup wasmtime configure build run test bench fuzz asan tsan clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+wasmtime: setup
+	@scripts/build-wasmtime.sh >/dev/null
+
+# $(1): build dir, $(2): extra CMake flags
+define configure
+	@stage=$$(scripts/build-wasmtime.sh) && \
+	  cmake -S . -B $(1) -G Ninja -DHABANERO_WASMTIME_DIR=$$stage $(2) $(CMAKE_FLAGS) >$(1).configure.log 2>&1 \
+	  || { cat $(1).configure.log; exit 1; }
+endef
+
+build: setup
+	$(call configure,$(BUILD),)
+	@echo ">> building ($(BUILD))"
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@$(BUILD)/src/cli/habanero serve --data-dir data
+
+test: build
+	@scripts/test.sh $(BUILD)
+
+bench: setup
+	@scripts/setup.sh bench
+	$(call configure,build-bench,-DCMAKE_BUILD_TYPE=Release -DHABANERO_BUILD_BENCH=ON -DHABANERO_BUILD_TESTS=OFF)
+	@cmake --build build-bench -j$(JOBS)
+	@scripts/bench.sh build-bench
+
+fuzz: setup
+	@scripts/setup.sh fuzz
+	$(call configure,build-fuzz,-DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DHABANERO_FUZZ=ON -DHABANERO_BUILD_TESTS=OFF)
+	@cmake --build build-fuzz -j$(JOBS)
+	@echo ">> fuzzers in build-fuzz/fuzz/; run one with e.g. build-fuzz/fuzz/http_request_fuzzer fuzz/corpus/http_request -max_total_time=60"
+
+asan: setup
+	@scripts/setup.sh fuzz
+	$(call configure,build-asan,-DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DHABANERO_SANITIZE=address$(,)undefined)
+	@cmake --build build-asan -j$(JOBS)
+	@scripts/test.sh build-asan
+
+tsan: setup
+	@scripts/setup.sh fuzz
+	$(call configure,build-tsan,-DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DHABANERO_SANITIZE=thread)
+	@cmake --build build-tsan -j$(JOBS)
+	@scripts/test.sh build-tsan
+
+clean:
+	rm -rf build build-bench build-fuzz build-asan build-tsan *.configure.log

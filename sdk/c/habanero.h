@@ -1,0 +1,254 @@
+/*
+ * habanero.h — the Habanero extension ABI, version 1, for guests (C99/C++).
+ *
+ * An extension is a WebAssembly module (wasm32-wasi reactor) that the host
+ * instantiates afresh for every request it routes to it. The host calls the
+ * guest's exported `habanero_on_request`; the guest reads the request and
+ * writes the response through the host calls below, which it imports from the
+ * module "habanero". Nothing survives between two requests except what the
+ * guest puts in its key-value store.
+ *
+ * Conventions (every call):
+ *   - Each call returns a habanero_result_t. HABANERO_OK is 0; every other
+ *     value is an error the guest can handle. The list after each call says
+ *     which results it can return.
+ *   - Inputs are (pointer, length) pairs into guest memory. A pair that does
+ *     not lie wholly inside the guest's memory returns HABANERO_INVALID_MEMORY
+ *     and the call has no effect.
+ *   - Outputs go into a guest-owned buffer (out, out_cap) and the number of
+ *     bytes is written to *out_len. If the buffer is too small the call
+ *     returns HABANERO_BUFFER_TOO_SMALL, writes the size needed to *out_len and
+ *     consumes nothing (a `take` is not performed), so the guest can grow the
+ *     buffer and call again.
+ *   - Strings are bytes; the host neither adds nor expects a NUL terminator.
+ *   - A call that belongs to a capability the operator did not grant cannot be
+ *     imported at all: the module is refused at load, naming the import.
+ *
+ * Example (a complete extension):
+ *
+ *   #include <habanero.h>
+ *   HABANERO_EXPORT("habanero_on_request") int32_t on_request(void) {
+ *     habanero_response_set_status(200);
+ *     habanero_response_write((const uint8_t *)"hi\n", 3);
+ *     return 0;
+ *   }
+ *
+ * The ABI version the module speaks is declared by exporting a function named
+ * `habanero_abi_v1` (sdk/c/habanero_abi.c does it for you); a module without
+ * it, or with another version, is refused at load. See docs/abi.md.
+ */
+#ifndef HABANERO_H_
+#define HABANERO_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HABANERO_ABI_VERSION 1
+
+#if defined(__wasm__)
+#define HABANERO_IMPORT(name) __attribute__((import_module("habanero"), import_name(name)))
+#define HABANERO_EXPORT(name) __attribute__((export_name(name)))
+#else
+#define HABANERO_IMPORT(name)
+#define HABANERO_EXPORT(name)
+#endif
+
+typedef int32_t habanero_result_t;
+
+enum {
+  HABANERO_OK = 0,
+  HABANERO_NOT_FOUND = 1,         /* no such header, parameter, key or setting */
+  HABANERO_INVALID_MEMORY = 2,    /* a pointer/length pair outside guest memory */
+  HABANERO_BUFFER_TOO_SMALL = 3,  /* *out_len holds the size needed */
+  HABANERO_INVALID_ARGUMENT = 4,  /* e.g. an unknown field, a bad status code */
+  HABANERO_DUPLICATE = 5,         /* a parameter given more than once */
+  HABANERO_CONFLICT = 6,          /* compare-and-set saw another value */
+  HABANERO_MISMATCH = 7,          /* compare: not equal; verify: bad signature */
+  HABANERO_LIMIT_EXCEEDED = 8,    /* a size limit (key, value, response) */
+  HABANERO_UNAVAILABLE = 9,       /* the host could not reach its store etc. */
+  HABANERO_BAD_STATE = 10,        /* e.g. a header added after the body began */
+};
+
+/* ---- capability "http": the request ------------------------------------ */
+
+typedef enum {
+  HABANERO_REQUEST_METHOD = 0,      /* "GET", "POST", ... */
+  HABANERO_REQUEST_PATH = 1,        /* full path, percent-encoded as received */
+  HABANERO_REQUEST_QUERY = 2,       /* raw query string without '?' ("" if none) */
+  HABANERO_REQUEST_BODY = 3,        /* raw body bytes */
+  HABANERO_REQUEST_REMOTE_ADDR = 4, /* client IP as text */
+  HABANERO_REQUEST_MOUNT = 5,       /* the path prefix the extension is mounted at */
+  HABANERO_REQUEST_SCHEME = 6,      /* "http" or "https" */
+} habanero_request_field_t;
+
+/* Copies one field of the current request.
+ * Returns: OK, INVALID_MEMORY, BUFFER_TOO_SMALL, INVALID_ARGUMENT (unknown field). */
+HABANERO_IMPORT("request_get")
+habanero_result_t habanero_request_get(int32_t field, uint8_t *out, uint32_t out_cap,
+                                       uint32_t *out_len);
+
+/* Copies the value of a request header (name matched case-insensitively).
+ * Several headers of one name are joined with ", ".
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("request_header")
+habanero_result_t habanero_request_header(const uint8_t *name, uint32_t name_len, uint8_t *out,
+                                          uint32_t out_cap, uint32_t *out_len);
+
+typedef enum {
+  HABANERO_PARAMS_QUERY = 0, /* the URL query string */
+  HABANERO_PARAMS_FORM = 1,  /* an application/x-www-form-urlencoded body */
+} habanero_params_source_t;
+
+/* Copies the decoded value of one parameter of the query or the form body.
+ * A parameter present more than once returns DUPLICATE (RFC 6749 §3.1) and
+ * nothing is copied. The form source is empty unless the request's
+ * Content-Type is application/x-www-form-urlencoded.
+ * Returns: OK, NOT_FOUND, DUPLICATE, INVALID_MEMORY, BUFFER_TOO_SMALL,
+ *          INVALID_ARGUMENT (unknown source, or the source is not valid
+ *          percent-encoding / UTF-8). */
+HABANERO_IMPORT("request_param")
+habanero_result_t habanero_request_param(int32_t source, const uint8_t *name, uint32_t name_len,
+                                         uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* ---- capability "http": the response ----------------------------------- */
+
+/* Sets the response status (100..599). Default 200.
+ * Returns: OK, INVALID_ARGUMENT. */
+HABANERO_IMPORT("response_set_status")
+habanero_result_t habanero_response_set_status(int32_t status);
+
+/* Adds a response header. Names and values must be free of CR, LF and NUL.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT, LIMIT_EXCEEDED. */
+HABANERO_IMPORT("response_add_header")
+habanero_result_t habanero_response_add_header(const uint8_t *name, uint32_t name_len,
+                                               const uint8_t *value, uint32_t value_len);
+
+/* Appends bytes to the response body.
+ * Returns: OK, INVALID_MEMORY, LIMIT_EXCEEDED. */
+HABANERO_IMPORT("response_write")
+habanero_result_t habanero_response_write(const uint8_t *data, uint32_t len);
+
+/* Sets status (301, 302, 303, 307 or 308) and the Location header.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT. */
+HABANERO_IMPORT("response_redirect")
+habanero_result_t habanero_response_redirect(int32_t status, const uint8_t *url, uint32_t url_len);
+
+/* ---- capability "kv": the extension's own key-value store --------------- */
+/* Keys are private to the extension (the host prefixes them with its name).
+ * ttl_ms <= 0 means no expiry. An expired key behaves as absent. */
+
+/* Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("kv_get")
+habanero_result_t habanero_kv_get(const uint8_t *key, uint32_t key_len, uint8_t *out,
+                                  uint32_t out_cap, uint32_t *out_len);
+
+/* Returns: OK, INVALID_MEMORY, LIMIT_EXCEEDED, UNAVAILABLE. */
+HABANERO_IMPORT("kv_put")
+habanero_result_t habanero_kv_put(const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                                  uint32_t value_len, int64_t ttl_ms);
+
+/* Returns: OK (also when absent), INVALID_MEMORY, UNAVAILABLE. */
+HABANERO_IMPORT("kv_delete")
+habanero_result_t habanero_kv_delete(const uint8_t *key, uint32_t key_len);
+
+/* Atomically reads and deletes a key: of concurrent takers exactly one gets it.
+ * On BUFFER_TOO_SMALL the key is left in place.
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("kv_take")
+habanero_result_t habanero_kv_take(const uint8_t *key, uint32_t key_len, uint8_t *out,
+                                   uint32_t out_cap, uint32_t *out_len);
+
+/* Sets key to value only if its current value equals expected; with
+ * has_expected == 0, only if the key is absent.
+ * Returns: OK, CONFLICT, INVALID_MEMORY, LIMIT_EXCEEDED, UNAVAILABLE. */
+HABANERO_IMPORT("kv_compare_and_set")
+habanero_result_t habanero_kv_compare_and_set(const uint8_t *key, uint32_t key_len,
+                                              int32_t has_expected, const uint8_t *expected,
+                                              uint32_t expected_len, const uint8_t *value,
+                                              uint32_t value_len, int64_t ttl_ms);
+
+/* ---- capability "crypto" ------------------------------------------------ */
+
+/* Fills out[0..len) from the host's CSPRNG.
+ * Returns: OK, INVALID_MEMORY, LIMIT_EXCEEDED (len > 65536). */
+HABANERO_IMPORT("crypto_random")
+habanero_result_t habanero_crypto_random(uint8_t *out, uint32_t len);
+
+/* Writes SHA-256(data) to out[0..32).
+ * Returns: OK, INVALID_MEMORY. */
+HABANERO_IMPORT("crypto_sha256")
+habanero_result_t habanero_crypto_sha256(const uint8_t *data, uint32_t len, uint8_t *out32);
+
+/* Writes HMAC-SHA-256(key, data) to out[0..32).
+ * Returns: OK, INVALID_MEMORY. */
+HABANERO_IMPORT("crypto_hmac_sha256")
+habanero_result_t habanero_crypto_hmac_sha256(const uint8_t *key, uint32_t key_len,
+                                              const uint8_t *data, uint32_t data_len,
+                                              uint8_t *out32);
+
+/* Compares two byte strings in time independent of their contents.
+ * Returns: OK (equal), MISMATCH, INVALID_MEMORY. */
+HABANERO_IMPORT("crypto_equal")
+habanero_result_t habanero_crypto_equal(const uint8_t *a, uint32_t a_len, const uint8_t *b,
+                                        uint32_t b_len);
+
+/* ---- capability "keys": JWS with host-held keys ------------------------- */
+
+/* Signs payload as a compact JWS with the host's active signing key; the
+ * private key never enters guest memory. header_json is a JSON object of
+ * extra protected-header members (e.g. {"typ":"at+jwt"}), or empty; the host
+ * sets "alg" and "kid" itself.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT (header not a JSON object),
+ *          BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("jws_sign")
+habanero_result_t habanero_jws_sign(const uint8_t *header_json, uint32_t header_len,
+                                    const uint8_t *payload, uint32_t payload_len, uint8_t *out,
+                                    uint32_t out_cap, uint32_t *out_len);
+
+/* Verifies a compact JWS against the host's current and retained keys and
+ * copies its payload. "alg": "none" and unknown kids never verify.
+ * Returns: OK, MISMATCH (bad signature, unknown key, malformed), INVALID_MEMORY,
+ *          BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("jws_verify")
+habanero_result_t habanero_jws_verify(const uint8_t *jws, uint32_t jws_len, uint8_t *out,
+                                      uint32_t out_cap, uint32_t *out_len);
+
+/* ---- capability "clock" ------------------------------------------------- */
+
+/* Writes the host's wall-clock time in milliseconds since the Unix epoch.
+ * Returns: OK, INVALID_MEMORY. */
+HABANERO_IMPORT("clock_now_ms")
+habanero_result_t habanero_clock_now_ms(int64_t *out);
+
+/* ---- capability "log" --------------------------------------------------- */
+
+typedef enum {
+  HABANERO_LOG_DEBUG = 0,
+  HABANERO_LOG_INFO = 1,
+  HABANERO_LOG_WARN = 2,
+  HABANERO_LOG_ERROR = 3,
+} habanero_log_level_t;
+
+/* Writes a line to the host log, tagged with the extension's name.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT (unknown level). */
+HABANERO_IMPORT("log")
+habanero_result_t habanero_log(int32_t level, const uint8_t *msg, uint32_t len);
+
+/* ---- capability "settings" ---------------------------------------------- */
+
+/* Copies a setting from the operator's configuration of this extension
+ * ([extensions.settings] in the TOML file), as text.
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("setting_get")
+habanero_result_t habanero_setting_get(const uint8_t *name, uint32_t name_len, uint8_t *out,
+                                       uint32_t out_cap, uint32_t *out_len);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* HABANERO_H_ */

@@ -1,0 +1,84 @@
+// Habanero's configuration: embedded defaults, then a TOML file, then
+// HABANERO_<SECTION>_<KEY> environment variables, then command-line flags.
+//
+// Every scalar key of [server], [runtime], [store] and [log] can be set from
+// the environment, e.g. HABANERO_SERVER_LISTEN=0.0.0.0:9000 or
+// HABANERO_RUNTIME_EPOCH_TICK_MS=10. Errors name the key and, for the file,
+// its path and line: "habanero.toml:12:1: server.threads: expected an integer".
+//
+//   ASSIGN_OR_RETURN(Config cfg, loadConfig("habanero.toml", environ));
+//
+// docs/habanero.example.toml is the commented reference of every key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "habanero/limits.h"
+#include "habanero/status.h"
+
+namespace habanero::server {
+
+struct ExtensionConfig {
+  std::string name;                      // unique; names the KV namespace and log tag
+  std::string module;                    // .wasm path; relative paths resolve against runtime.extension_dir
+  std::string mount;                     // path prefix, "/hello"; must start with '/'
+  std::vector<std::string> grants;       // capabilities the operator grants (see docs/abi.md)
+  uint64_t memory_bytes = limits::kMemoryBytes;  // TOML: memory_mb
+  uint32_t table_elements = limits::kTableElements;
+  uint32_t deadline_ms = limits::kDeadlineMs;
+  std::map<std::string, std::string> settings;   // [extensions.settings], values as text
+};
+
+struct Config {
+  struct Server {
+    std::string listen = "127.0.0.1:8080";  // ADDR:PORT; port 0 picks a free port
+    std::string issuer;                     // "" -> http://localhost:<port>
+    std::string data_dir = "data";
+    uint32_t threads = 0;                   // 0 -> one per core
+    uint64_t max_header_bytes = limits::kMaxHeaderBytes;
+    uint64_t max_body_bytes = limits::kMaxBodyBytes;
+    uint32_t read_timeout_ms = limits::kReadTimeoutMs;
+    uint32_t idle_timeout_ms = limits::kIdleTimeoutMs;
+    uint32_t shutdown_grace_ms = limits::kShutdownGraceMs;
+    std::string tls_cert;                   // PEM chain; TLS is on when both are set
+    std::string tls_key;
+  } server;
+
+  struct Runtime {
+    std::string extension_dir;              // "" -> the build's extension directory
+    uint32_t epoch_tick_ms = limits::kEpochTickMs;
+    bool module_cache = true;               // compiled modules under <data_dir>/cache
+    uint32_t watch_interval_ms = 1000;      // poll extension files for changes; 0 = off
+    uint32_t pool_instances = limits::kPoolTotalInstances;
+  } runtime;
+
+  struct Store {
+    std::string backend = "sqlite";
+    std::string path;                       // "" -> <data_dir>/habanero.db
+    std::string synchronous = "full";       // sqlite: "full" or "normal"
+  } store;
+
+  struct Log {
+    std::string level = "info";             // trace, debug, info, warn, error
+  } log;
+
+  std::vector<ExtensionConfig> extensions;  // when the file has none: the default set
+};
+
+// The built-in defaults, including the default extension set.
+Config defaultConfig();
+
+// Loads `path` (may be empty: defaults only) and applies `env` (entries
+// "NAME=VALUE", e.g. from `environ`; may be nullptr). InvalidArgument errors
+// name the file, line and key; unknown keys are errors, not ignored.
+absl::StatusOr<Config> loadConfig(const std::string& path, const char* const* env);
+
+// Checks cross-field rules (mount prefixes unique and well-formed, grants
+// known, sizes > 0, tls_cert and tls_key both or neither).
+absl::Status validateConfig(const Config& config);
+
+}  // namespace habanero::server
