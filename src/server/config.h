@@ -31,6 +31,8 @@ struct ExtensionConfig {
   uint32_t table_elements = limits::kTableElements;
   uint32_t deadline_ms = limits::kDeadlineMs;
   std::map<std::string, std::string> settings;   // [extensions.settings], values as text
+
+  bool operator==(const ExtensionConfig&) const = default;
 };
 
 struct Config {

@@ -1,0 +1,61 @@
+#include "runtime/capabilities.h"
+
+#include <algorithm>
+#include <array>
+
+namespace habanero::runtime {
+namespace {
+
+constexpr std::array<std::string_view, 7> kHttp = {
+    "request_get",         "request_header",      "request_param",    "response_set_status",
+    "response_add_header", "response_write",      "response_redirect"};
+constexpr std::array<std::string_view, 5> kKv = {"kv_get", "kv_put", "kv_delete", "kv_take",
+                                                 "kv_compare_and_set"};
+constexpr std::array<std::string_view, 4> kCrypto = {"crypto_random", "crypto_sha256",
+                                                     "crypto_hmac_sha256", "crypto_equal"};
+constexpr std::array<std::string_view, 2> kKeys = {"jws_sign", "jws_verify"};
+constexpr std::array<std::string_view, 1> kClock = {"clock_now_ms"};
+constexpr std::array<std::string_view, 1> kLog = {"log"};
+constexpr std::array<std::string_view, 1> kSettings = {"setting_get"};
+
+const std::array<Capability, 7> kCapabilities = {{
+    {"http", kHttp},
+    {"kv", kKv},
+    {"crypto", kCrypto},
+    {"keys", kKeys},
+    {"clock", kClock},
+    {"log", kLog},
+    {"settings", kSettings},
+}};
+
+// What wasi-libc's reactor start-up, printf and friends may import. Anything
+// touching files, sockets or polling is absent on purpose.
+constexpr std::array<std::string_view, 16> kWasi = {
+    "fd_write",       "fd_close",        "fd_seek",         "fd_fdstat_get",
+    "fd_prestat_get", "fd_prestat_dir_name", "proc_exit",   "clock_time_get",
+    "clock_res_get",  "random_get",      "environ_get",     "environ_sizes_get",
+    "args_get",       "args_sizes_get",  "sched_yield",     "fd_fdstat_set_flags"};
+
+}  // namespace
+
+std::span<const Capability> allCapabilities() { return kCapabilities; }
+
+std::optional<std::string_view> capabilityOf(std::string_view function) {
+  for (const Capability& c : kCapabilities) {
+    if (std::find(c.functions.begin(), c.functions.end(), function) != c.functions.end()) {
+      return c.name;
+    }
+  }
+  return std::nullopt;
+}
+
+bool isKnownCapability(std::string_view name) {
+  return std::any_of(kCapabilities.begin(), kCapabilities.end(),
+                     [&](const Capability& c) { return c.name == name; });
+}
+
+bool isAllowedWasiImport(std::string_view function) {
+  return std::find(kWasi.begin(), kWasi.end(), function) != kWasi.end();
+}
+
+}  // namespace habanero::runtime

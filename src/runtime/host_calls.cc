@@ -1,0 +1,516 @@
+#include "runtime/host_calls.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "habanero/limits.h"
+#include "runtime/capabilities.h"
+#include "runtime/guest_memory.h"
+#include "runtime/wasmtime_handles.h"
+#include "../../sdk/c/habanero.h"
+
+static_assert(std::endian::native == std::endian::little, "guest memory is little-endian");
+
+namespace habanero::runtime {
+namespace {
+
+using Raw = wasmtime_val_raw_t;
+using Result = habanero_result_t;
+
+// ---- plumbing ----------------------------------------------------------
+
+HostState& stateOf(wasmtime_caller_t* caller) {
+  return *static_cast<HostState*>(wasmtime_context_get_data(wasmtime_caller_context(caller)));
+}
+
+// The guest's memory as it is now. An instance without an exported memory
+// gets an empty view, so every pointer is out of bounds.
+GuestMemory memoryOf(wasmtime_caller_t* caller, HostState& st) {
+  wasmtime_context_t* ctx = wasmtime_caller_context(caller);
+  if (!st.have_memory) {
+    wasmtime_extern_t item;
+    if (!wasmtime_caller_export_get(caller, "memory", 6, &item)) return {};
+    if (item.kind != WASMTIME_EXTERN_MEMORY) {
+      wasmtime_extern_delete(&item);
+      return {};
+    }
+    st.memory = item.of.memory;
+    st.have_memory = true;
+  }
+  return GuestMemory(wasmtime_memory_data(ctx, &st.memory),
+                     wasmtime_memory_data_size(ctx, &st.memory));
+}
+
+uint32_t u32(const Raw& v) { return static_cast<uint32_t>(v.i32); }
+
+// Writes `data` to the out-buffer (out, cap) and its length to *out_len,
+// following the ABI's BUFFER_TOO_SMALL protocol.
+Result writeOut(const GuestMemory& mem, uint32_t out, uint32_t cap, uint32_t out_len,
+                std::string_view data) {
+  if (!mem.slice(out_len, 4) || !mem.slice(out, cap)) return HABANERO_INVALID_MEMORY;
+  if (data.size() > cap) {
+    mem.writeU32(out_len, static_cast<uint32_t>(std::min<size_t>(data.size(), UINT32_MAX)));
+    return HABANERO_BUFFER_TOO_SMALL;
+  }
+  mem.write(out, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  mem.writeU32(out_len, static_cast<uint32_t>(data.size()));
+  return HABANERO_OK;
+}
+
+// Checks an out-buffer before doing work whose effect cannot be undone.
+bool outBufferValid(const GuestMemory& mem, uint32_t out, uint32_t cap, uint32_t out_len) {
+  return mem.slice(out_len, 4) && mem.slice(out, cap);
+}
+
+Result fromStatus(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk: return HABANERO_OK;
+    case absl::StatusCode::kNotFound: return HABANERO_NOT_FOUND;
+    case absl::StatusCode::kInvalidArgument: return HABANERO_INVALID_ARGUMENT;
+    case absl::StatusCode::kPermissionDenied: return HABANERO_MISMATCH;
+    case absl::StatusCode::kResourceExhausted: return HABANERO_LIMIT_EXCEEDED;
+    default: return HABANERO_UNAVAILABLE;
+  }
+}
+
+bool validHeaderText(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+bool validHeaderName(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+// Logs a host-call failure that is the host's fault (storage down etc.).
+void logUnavailable(const HostState& st, std::string_view call, const absl::Status& s) {
+  spdlog::error("[{}] {}: {}", st.extension, call, s.message());
+}
+
+// ---- capability "http" -------------------------------------------------
+
+Result requestGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  const Request& r = *st.request;
+  std::string_view value;
+  switch (a[0].i32) {
+    case HABANERO_REQUEST_METHOD: value = r.method; break;
+    case HABANERO_REQUEST_PATH: value = r.path; break;
+    case HABANERO_REQUEST_QUERY: value = r.query; break;
+    case HABANERO_REQUEST_BODY: value = r.body; break;
+    case HABANERO_REQUEST_REMOTE_ADDR: value = r.remote_addr; break;
+    case HABANERO_REQUEST_MOUNT: value = st.mount; break;
+    case HABANERO_REQUEST_SCHEME: value = r.secure ? "https" : "http"; break;
+    default:
+      if (!outBufferValid(mem, u32(a[1]), u32(a[2]), u32(a[3]))) return HABANERO_INVALID_MEMORY;
+      return HABANERO_INVALID_ARGUMENT;
+  }
+  return writeOut(mem, u32(a[1]), u32(a[2]), u32(a[3]), value);
+}
+
+Result requestHeader(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto name = mem.view(u32(a[0]), u32(a[1]));
+  if (!name || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  std::string joined;
+  bool found = false;
+  for (const auto& [k, v] : st.request->headers) {
+    if (absl::EqualsIgnoreCase(k, *name)) {
+      if (found) joined += ", ";
+      joined += v;
+      found = true;
+    }
+  }
+  if (!found) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), joined);
+}
+
+const absl::StatusOr<http::Params>& paramsOf(HostState& st, int32_t source) {
+  if (source == HABANERO_PARAMS_QUERY) {
+    if (!st.query) st.query = http::parseForm(st.request->query);
+    return *st.query;
+  }
+  if (!st.form) {
+    const std::string* ct = findHeader(st.request->headers, "content-type");
+    bool is_form = ct && absl::StartsWithIgnoreCase(absl::StripLeadingAsciiWhitespace(*ct),
+                                                    "application/x-www-form-urlencoded");
+    st.form = is_form ? http::parseForm(st.request->body) : http::parseForm("");
+  }
+  return *st.form;
+}
+
+Result requestParam(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto name = mem.view(u32(a[1]), u32(a[2]));
+  if (!name || !outBufferValid(mem, u32(a[3]), u32(a[4]), u32(a[5]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  int32_t source = a[0].i32;
+  if (source != HABANERO_PARAMS_QUERY && source != HABANERO_PARAMS_FORM) {
+    return HABANERO_INVALID_ARGUMENT;
+  }
+  const absl::StatusOr<http::Params>& params = paramsOf(st, source);
+  if (!params.ok()) return HABANERO_INVALID_ARGUMENT;
+  http::Params::Lookup found = params->find(*name);
+  switch (found.kind) {
+    case http::Params::Lookup::kNotFound: return HABANERO_NOT_FOUND;
+    case http::Params::Lookup::kDuplicate: return HABANERO_DUPLICATE;
+    case http::Params::Lookup::kValue: break;
+  }
+  return writeOut(mem, u32(a[3]), u32(a[4]), u32(a[5]), found.value);
+}
+
+Result responseSetStatus(HostState& st, const GuestMemory&, const Raw* a) {
+  int32_t status = a[0].i32;
+  if (status < 100 || status > 599) return HABANERO_INVALID_ARGUMENT;
+  st.response.status = status;
+  return HABANERO_OK;
+}
+
+Result responseAddHeader(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto name = mem.view(u32(a[0]), u32(a[1]));
+  auto value = mem.view(u32(a[2]), u32(a[3]));
+  if (!name || !value) return HABANERO_INVALID_MEMORY;
+  if (!validHeaderName(*name) || !validHeaderText(*value)) return HABANERO_INVALID_ARGUMENT;
+  if (st.response.headers.size() >= limits::kMaxResponseHeaders ||
+      st.response_bytes + name->size() + value->size() > limits::kMaxResponseBytes) {
+    return HABANERO_LIMIT_EXCEEDED;
+  }
+  st.response_bytes += name->size() + value->size();
+  st.response.headers.emplace_back(std::string(*name), std::string(*value));
+  return HABANERO_OK;
+}
+
+Result responseWrite(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto data = mem.view(u32(a[0]), u32(a[1]));
+  if (!data) return HABANERO_INVALID_MEMORY;
+  if (st.response_bytes + data->size() > limits::kMaxResponseBytes) return HABANERO_LIMIT_EXCEEDED;
+  st.response_bytes += data->size();
+  st.response.body.append(*data);
+  return HABANERO_OK;
+}
+
+Result responseRedirect(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto url = mem.view(u32(a[1]), u32(a[2]));
+  if (!url) return HABANERO_INVALID_MEMORY;
+  int32_t status = a[0].i32;
+  if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) {
+    return HABANERO_INVALID_ARGUMENT;
+  }
+  if (url->empty() || !validHeaderText(*url)) return HABANERO_INVALID_ARGUMENT;
+  if (st.response_bytes + url->size() > limits::kMaxResponseBytes) return HABANERO_LIMIT_EXCEEDED;
+  st.response_bytes += url->size();
+  st.response.status = status;
+  auto& headers = st.response.headers;
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [](const auto& h) { return absl::EqualsIgnoreCase(h.first, "location"); }),
+                headers.end());
+  headers.emplace_back("Location", std::string(*url));
+  return HABANERO_OK;
+}
+
+// ---- capability "kv" ---------------------------------------------------
+
+std::optional<std::string_view> kvKey(const GuestMemory& mem, const Raw& ptr, const Raw& len) {
+  return mem.view(u32(ptr), u32(len));
+}
+
+Result kvGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto key = kvKey(mem, a[0], a[1]);
+  if (!key || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  if (key->size() > limits::kMaxKeyBytes) return HABANERO_LIMIT_EXCEEDED;
+  auto value = st.services->storage->get(st.extension, *key);
+  if (!value.ok()) {
+    logUnavailable(st, "kv_get", value.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!value->has_value()) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), **value);
+}
+
+Result kvPut(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto key = kvKey(mem, a[0], a[1]);
+  auto value = mem.view(u32(a[2]), u32(a[3]));
+  if (!key || !value) return HABANERO_INVALID_MEMORY;
+  if (key->size() > limits::kMaxKeyBytes || value->size() > limits::kMaxValueBytes) {
+    return HABANERO_LIMIT_EXCEEDED;
+  }
+  absl::Status s = st.services->storage->put(st.extension, *key, *value, a[4].i64);
+  if (!s.ok()) {
+    logUnavailable(st, "kv_put", s);
+    return HABANERO_UNAVAILABLE;
+  }
+  return HABANERO_OK;
+}
+
+Result kvDelete(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto key = kvKey(mem, a[0], a[1]);
+  if (!key) return HABANERO_INVALID_MEMORY;
+  if (key->size() > limits::kMaxKeyBytes) return HABANERO_OK;  // cannot exist
+  absl::Status s = st.services->storage->remove(st.extension, *key);
+  if (!s.ok()) {
+    logUnavailable(st, "kv_delete", s);
+    return HABANERO_UNAVAILABLE;
+  }
+  return HABANERO_OK;
+}
+
+Result kvTake(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto key = kvKey(mem, a[0], a[1]);
+  uint32_t out = u32(a[2]), cap = u32(a[3]), out_len = u32(a[4]);
+  if (!key || !outBufferValid(mem, out, cap, out_len)) return HABANERO_INVALID_MEMORY;
+  if (key->size() > limits::kMaxKeyBytes) return HABANERO_NOT_FOUND;
+  // A take must not be lost to a small buffer: peek first, and only take when
+  // the value fits. Should the value change in between, the take below still
+  // gives exactly-once semantics; a value grown past `cap` is put back.
+  auto peek = st.services->storage->get(st.extension, *key);
+  if (!peek.ok()) {
+    logUnavailable(st, "kv_take", peek.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!peek->has_value()) return HABANERO_NOT_FOUND;
+  if ((*peek)->size() > cap) return writeOut(mem, out, cap, out_len, **peek);
+  auto taken = st.services->storage->take(st.extension, *key);
+  if (!taken.ok()) {
+    logUnavailable(st, "kv_take", taken.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!taken->has_value()) return HABANERO_NOT_FOUND;
+  if ((*taken)->size() > cap) {
+    // Lost the race to a larger write: restore it (without its TTL, which the
+    // storage interface does not report) and let the guest retry.
+    (void)st.services->storage->compareAndSet(st.extension, *key, std::nullopt, **taken, 0);
+  }
+  return writeOut(mem, out, cap, out_len, **taken);
+}
+
+Result kvCompareAndSet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto key = kvKey(mem, a[0], a[1]);
+  bool has_expected = a[2].i32 != 0;
+  auto expected = mem.view(u32(a[3]), has_expected ? u32(a[4]) : 0);
+  auto value = mem.view(u32(a[5]), u32(a[6]));
+  if (!key || !value || (has_expected && !expected)) return HABANERO_INVALID_MEMORY;
+  if (key->size() > limits::kMaxKeyBytes || value->size() > limits::kMaxValueBytes) {
+    return HABANERO_LIMIT_EXCEEDED;
+  }
+  std::optional<std::string_view> exp;
+  if (has_expected) exp = *expected;
+  auto ok = st.services->storage->compareAndSet(st.extension, *key, exp, *value, a[7].i64);
+  if (!ok.ok()) {
+    logUnavailable(st, "kv_compare_and_set", ok.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  return *ok ? HABANERO_OK : HABANERO_CONFLICT;
+}
+
+// ---- capability "crypto" -----------------------------------------------
+
+Result cryptoRandom(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto out = mem.slice(u32(a[0]), u32(a[1]));
+  if (!out) return HABANERO_INVALID_MEMORY;
+  if (out->size() > limits::kMaxRandomBytes) return HABANERO_LIMIT_EXCEEDED;
+  if (!crypto::randomBytes(*out).ok()) return HABANERO_UNAVAILABLE;
+  return HABANERO_OK;
+}
+
+Result cryptoSha256(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto data = mem.view(u32(a[0]), u32(a[1]));
+  if (!data || !mem.slice(u32(a[2]), 32)) return HABANERO_INVALID_MEMORY;
+  auto digest = crypto::sha256(*data);
+  mem.write(u32(a[2]), digest);
+  return HABANERO_OK;
+}
+
+Result cryptoHmacSha256(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto key = mem.view(u32(a[0]), u32(a[1]));
+  auto data = mem.view(u32(a[2]), u32(a[3]));
+  if (!key || !data || !mem.slice(u32(a[4]), 32)) return HABANERO_INVALID_MEMORY;
+  auto mac = crypto::hmacSha256(*key, *data);
+  mem.write(u32(a[4]), mac);
+  return HABANERO_OK;
+}
+
+Result cryptoEqual(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto x = mem.view(u32(a[0]), u32(a[1]));
+  auto y = mem.view(u32(a[2]), u32(a[3]));
+  if (!x || !y) return HABANERO_INVALID_MEMORY;
+  return crypto::constantTimeEqual(*x, *y) ? HABANERO_OK : HABANERO_MISMATCH;
+}
+
+// ---- capability "keys" -------------------------------------------------
+
+Result jwsSign(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto header = mem.view(u32(a[0]), u32(a[1]));
+  auto payload = mem.view(u32(a[2]), u32(a[3]));
+  if (!header || !payload || !outBufferValid(mem, u32(a[4]), u32(a[5]), u32(a[6]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->signer == nullptr) return HABANERO_UNAVAILABLE;
+  auto jws = st.services->signer->sign(*header, *payload);
+  if (!jws.ok()) {
+    if (jws.status().code() == absl::StatusCode::kInvalidArgument) return HABANERO_INVALID_ARGUMENT;
+    logUnavailable(st, "jws_sign", jws.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  return writeOut(mem, u32(a[4]), u32(a[5]), u32(a[6]), *jws);
+}
+
+Result jwsVerify(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto jws = mem.view(u32(a[0]), u32(a[1]));
+  if (!jws || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  if (st.services->signer == nullptr) return HABANERO_UNAVAILABLE;
+  auto payload = st.services->signer->verify(*jws);
+  if (!payload.ok()) return HABANERO_MISMATCH;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), *payload);
+}
+
+// ---- capabilities "clock", "log", "settings" ---------------------------
+
+Result clockNowMs(HostState& st, const GuestMemory& mem, const Raw* a) {
+  if (!mem.writeI64(u32(a[0]), st.services->clock->nowMs())) return HABANERO_INVALID_MEMORY;
+  return HABANERO_OK;
+}
+
+Result log(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto msg = mem.view(u32(a[1]), u32(a[2]));
+  if (!msg) return HABANERO_INVALID_MEMORY;
+  spdlog::level::level_enum level;
+  switch (a[0].i32) {
+    case HABANERO_LOG_DEBUG: level = spdlog::level::debug; break;
+    case HABANERO_LOG_INFO: level = spdlog::level::info; break;
+    case HABANERO_LOG_WARN: level = spdlog::level::warn; break;
+    case HABANERO_LOG_ERROR: level = spdlog::level::err; break;
+    default: return HABANERO_INVALID_ARGUMENT;
+  }
+  std::string_view text = msg->substr(0, limits::kMaxLogLineBytes);
+  spdlog::log(level, "[{}] {}", st.extension, text);
+  return HABANERO_OK;
+}
+
+Result settingGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto name = mem.view(u32(a[0]), u32(a[1]));
+  if (!name || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  if (st.settings == nullptr) return HABANERO_NOT_FOUND;
+  auto it = st.settings->find(std::string(*name));
+  if (it == st.settings->end()) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), it->second);
+}
+
+// ---- the table ---------------------------------------------------------
+
+using Impl = Result (*)(HostState&, const GuestMemory&, const Raw*);
+
+struct HostCall {
+  std::string_view name;
+  std::string_view params;  // 'i' = i32, 'I' = i64; every call returns one i32
+  Impl impl;
+};
+
+constexpr std::array<HostCall, 21> kHostCalls = {{
+    {"request_get", "iiii", requestGet},
+    {"request_header", "iiiii", requestHeader},
+    {"request_param", "iiiiii", requestParam},
+    {"response_set_status", "i", responseSetStatus},
+    {"response_add_header", "iiii", responseAddHeader},
+    {"response_write", "ii", responseWrite},
+    {"response_redirect", "iii", responseRedirect},
+    {"kv_get", "iiiii", kvGet},
+    {"kv_put", "iiiiI", kvPut},
+    {"kv_delete", "ii", kvDelete},
+    {"kv_take", "iiiii", kvTake},
+    {"kv_compare_and_set", "iiiiiiiI", kvCompareAndSet},
+    {"crypto_random", "ii", cryptoRandom},
+    {"crypto_sha256", "iii", cryptoSha256},
+    {"crypto_hmac_sha256", "iiiii", cryptoHmacSha256},
+    {"crypto_equal", "iiii", cryptoEqual},
+    {"jws_sign", "iiiiiii", jwsSign},
+    {"jws_verify", "iiiii", jwsVerify},
+    {"clock_now_ms", "i", clockNowMs},
+    {"log", "iii", log},
+    {"setting_get", "iiiii", settingGet},
+}};
+
+wasm_trap_t* trampoline(void* env, wasmtime_caller_t* caller, Raw* args, size_t) {
+  auto impl = reinterpret_cast<Impl>(env);
+  HostState& st = stateOf(caller);
+  GuestMemory mem = memoryOf(caller, st);
+  Result r = impl(st, mem, args);
+  args[0].i32 = r;
+  return nullptr;
+}
+
+wasm_functype_t* functype(std::string_view params) {
+  wasm_valtype_vec_t p, r;
+  wasm_valtype_vec_new_uninitialized(&p, params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    p.data[i] = wasm_valtype_new(params[i] == 'I' ? WASM_I64 : WASM_I32);
+  }
+  wasm_valtype_vec_new_uninitialized(&r, 1);
+  r.data[0] = wasm_valtype_new(WASM_I32);
+  return wasm_functype_new(&p, &r);
+}
+
+}  // namespace
+
+void HostState::appendOutput(int stream, std::string_view bytes) {
+  std::string& buf = output[stream];
+  buf.append(bytes);
+  size_t start = 0, nl;
+  while ((nl = buf.find('\n', start)) != std::string::npos) {
+    std::string_view line(buf.data() + start, nl - start);
+    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, line);
+    else spdlog::warn("[{}] stderr: {}", extension, line);
+    start = nl + 1;
+  }
+  buf.erase(0, start);
+  if (buf.size() > limits::kMaxLogLineBytes) {  // an endless line: log it in pieces
+    std::string_view piece(buf.data(), limits::kMaxLogLineBytes);
+    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, piece);
+    else spdlog::warn("[{}] stderr: {}", extension, piece);
+    buf.erase(0, limits::kMaxLogLineBytes);
+  }
+}
+
+void HostState::flushOutput() {
+  for (int s = 0; s < 2; ++s) {
+    if (!output[s].empty()) appendOutput(s, "\n");
+  }
+}
+
+absl::Status defineHostCalls(wasmtime_linker_t* linker) {
+  for (const HostCall& call : kHostCalls) {
+    if (!capabilityOf(call.name)) {
+      return absl::InternalError(absl::StrCat("host call ", call.name, " is in no capability"));
+    }
+    wasm_functype_t* ty = functype(call.params);
+    ErrorPtr err(wasmtime_linker_define_func_unchecked(
+        linker, kHostModule.data(), kHostModule.size(), call.name.data(), call.name.size(), ty,
+        trampoline, reinterpret_cast<void*>(call.impl), nullptr));
+    wasm_functype_delete(ty);
+    if (err) {
+      return absl::InternalError(
+          absl::StrCat("defining host call ", call.name, ": ", errorMessage(err.get())));
+    }
+  }
+  for (const Capability& cap : allCapabilities()) {
+    for (std::string_view fn : cap.functions) {
+      bool defined = std::any_of(kHostCalls.begin(), kHostCalls.end(),
+                                 [&](const HostCall& c) { return c.name == fn; });
+      if (!defined) return absl::InternalError(absl::StrCat("capability function ", fn, " undefined"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace habanero::runtime

@@ -1,0 +1,123 @@
+#include "runtime/manifest.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/capabilities.h"
+
+namespace habanero::runtime {
+namespace {
+
+std::string where(std::string_view origin, const toml::source_region& src) {
+  return absl::StrCat(origin, ":", src.begin.line, ":", src.begin.column);
+}
+
+absl::Status fail(std::string_view origin, const toml::node& node, std::string_view key,
+                  std::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(where(origin, node.source()), ": ", key, ": ", problem));
+}
+
+absl::Status readString(std::string_view origin, const toml::node& node, std::string_view key,
+                        std::string& out) {
+  const auto* s = node.as_string();
+  if (!s) return fail(origin, node, key, "expected a string");
+  out = s->get();
+  return absl::OkStatus();
+}
+
+absl::Status readStrings(std::string_view origin, const toml::node& node, std::string_view key,
+                         std::vector<std::string>& out) {
+  const auto* arr = node.as_array();
+  if (!arr) return fail(origin, node, key, "expected an array of strings");
+  for (const toml::node& item : *arr) {
+    const auto* s = item.as_string();
+    if (!s) return fail(origin, item, key, "expected an array of strings");
+    out.push_back(s->get());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool Manifest::matchesRoute(std::string_view sub_path) const {
+  for (const std::string& r : routes) {
+    if (r.size() >= 2 && r.ends_with("/*")) {
+      std::string_view prefix(r.data(), r.size() - 1);  // keeps the '/'
+      if (sub_path.starts_with(prefix) || sub_path == prefix.substr(0, prefix.size() - 1)) {
+        return true;
+      }
+    } else if (sub_path == r) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view origin) {
+  toml::table table;
+  try {
+    table = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(origin, e.source()), ": ", e.description()));
+  }
+  Manifest m;
+  bool have_name = false, have_abi = false, have_caps = false;
+  for (const auto& [k, node] : table) {
+    std::string_view key = k.str();
+    if (key == "name") {
+      RETURN_IF_ERROR(readString(origin, node, key, m.name));
+      have_name = true;
+    } else if (key == "abi") {
+      const auto* v = node.as_integer();
+      if (!v) return fail(origin, node, key, "expected an integer");
+      m.abi = static_cast<int>(v->get());
+      have_abi = true;
+    } else if (key == "description") {
+      RETURN_IF_ERROR(readString(origin, node, key, m.description));
+    } else if (key == "status") {
+      RETURN_IF_ERROR(readString(origin, node, key, m.status));
+      if (m.status != "stable" && m.status != "alpha") {
+        return fail(origin, node, key, "expected \"stable\" or \"alpha\"");
+      }
+    } else if (key == "routes") {
+      RETURN_IF_ERROR(readStrings(origin, node, key, m.routes));
+      for (const std::string& r : m.routes) {
+        if (r.empty() || r[0] != '/') return fail(origin, node, key, "routes must start with '/'");
+      }
+    } else if (key == "capabilities") {
+      RETURN_IF_ERROR(readStrings(origin, node, key, m.capabilities));
+      for (const std::string& c : m.capabilities) {
+        if (!isKnownCapability(c)) {
+          return fail(origin, node, key, absl::StrCat("unknown capability '", c, "'"));
+        }
+      }
+      have_caps = true;
+    } else if (key == "robust_to") {
+      RETURN_IF_ERROR(readStrings(origin, node, key, m.robust_to));
+    } else {
+      return fail(origin, node, key, "unknown key");
+    }
+  }
+  if (!have_name) return absl::InvalidArgumentError(absl::StrCat(origin, ": name: missing"));
+  if (!have_abi) return absl::InvalidArgumentError(absl::StrCat(origin, ": abi: missing"));
+  if (!have_caps) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": capabilities: missing"));
+  }
+  if (m.routes.empty()) m.routes.push_back("/*");
+  return m;
+}
+
+absl::StatusOr<Manifest> loadManifest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read manifest"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseManifest(ss.str(), path);
+}
+
+}  // namespace habanero::runtime

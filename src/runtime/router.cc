@@ -1,0 +1,144 @@
+#include "runtime/router.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace habanero::runtime {
+
+ExtensionRouter::ExtensionRouter(Engine& engine, const HostServices& services,
+                                 std::string extension_dir)
+    : engine_(engine), services_(services), extension_dir_(std::move(extension_dir)) {
+  current_.store(std::make_shared<const ExtensionSet>());
+}
+
+ExtensionRouter::~ExtensionRouter() {
+  {
+    std::lock_guard lock(watch_mu_);
+    stop_watching_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+std::string ExtensionRouter::resolve(const std::string& module) const {
+  if (module.empty() || module[0] == '/' || extension_dir_.empty()) return module;
+  return absl::StrCat(extension_dir_, "/", module);
+}
+
+ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& configs) {
+  std::lock_guard lock(load_mu_);
+  configs_ = configs;
+  std::shared_ptr<const ExtensionSet> old = current_.load();
+  auto next = std::make_shared<ExtensionSet>();
+  ReloadReport report;
+
+  for (const server::ExtensionConfig& cfg : configs) {
+    LoadedExtension entry;
+    entry.config = cfg;
+    entry.module_path = resolve(cfg.module);
+    entry.module_stamp = FileStamp::of(entry.module_path);
+    entry.manifest_stamp = FileStamp::of(Extension::manifestPathFor(entry.module_path));
+    const LoadedExtension* previous = nullptr;
+    for (const LoadedExtension& e : old->entries) {
+      if (e.config.name == cfg.name) previous = &e;
+    }
+    if (previous && previous->extension && previous->error.empty() && previous->config == cfg &&
+        previous->module_path == entry.module_path &&
+        previous->module_stamp == entry.module_stamp &&
+        previous->manifest_stamp == entry.manifest_stamp) {
+      entry.extension = previous->extension;
+      report.reused++;
+    } else {
+      auto loaded = Extension::load(engine_, cfg, entry.module_path, services_);
+      if (loaded.ok()) {
+        entry.extension = *loaded;
+        report.loaded++;
+        spdlog::info("extension '{}' loaded from {} at {}", cfg.name, entry.module_path,
+                     cfg.mount);
+      } else {
+        entry.error = std::string(loaded.status().message());
+        report.failed++;
+        report.errors.push_back(entry.error);
+        if (previous && previous->extension && previous->config.mount == cfg.mount) {
+          entry.extension = previous->extension;
+          spdlog::error("extension '{}' not reloaded, keeping the running version: {}",
+                        cfg.name, entry.error);
+        } else {
+          spdlog::error("extension '{}' not loaded: {}", cfg.name, entry.error);
+        }
+      }
+    }
+    next->entries.push_back(std::move(entry));
+  }
+  std::stable_sort(next->entries.begin(), next->entries.end(),
+                   [](const LoadedExtension& a, const LoadedExtension& b) {
+                     return a.config.mount.size() > b.config.mount.size();
+                   });
+  current_.store(std::move(next));
+  return report;
+}
+
+ReloadReport ExtensionRouter::reload() {
+  std::vector<server::ExtensionConfig> configs;
+  {
+    std::lock_guard lock(load_mu_);
+    configs = configs_;
+  }
+  return load(configs);
+}
+
+bool ExtensionRouter::changedOnDisk() const {
+  std::shared_ptr<const ExtensionSet> set = current_.load();
+  for (const LoadedExtension& e : set->entries) {
+    if (e.module_stamp != FileStamp::of(e.module_path) ||
+        e.manifest_stamp != FileStamp::of(Extension::manifestPathFor(e.module_path))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void ExtensionRouter::startWatching(uint32_t interval_ms) {
+  if (interval_ms == 0 || watcher_.joinable()) return;
+  watcher_ = std::thread([this, interval_ms] {
+    std::unique_lock lock(watch_mu_);
+    while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                               [this] { return stop_watching_; })) {
+      lock.unlock();
+      if (changedOnDisk()) {
+        ReloadReport r = reload();
+        spdlog::info("extension files changed: {} reloaded, {} unchanged, {} failed", r.loaded,
+                     r.reused, r.failed);
+      }
+      lock.lock();
+    }
+  });
+}
+
+Response ExtensionRouter::dispatch(const Request& request) {
+  std::shared_ptr<const ExtensionSet> set = current_.load();
+  for (const LoadedExtension& e : set->entries) {
+    const std::string& mount = e.config.mount;
+    std::string_view sub;
+    if (mount == "/") {
+      sub = request.path;
+    } else if (request.path == mount) {
+      sub = "/";
+    } else if (absl::StartsWith(request.path, mount) && request.path[mount.size()] == '/') {
+      sub = std::string_view(request.path).substr(mount.size());
+    } else {
+      continue;
+    }
+    if (!e.extension) return Response::text(503, "extension unavailable\n");
+    if (!e.extension->manifest().matchesRoute(sub)) return Response::text(404, "not found\n");
+    return e.extension->handle(request);
+  }
+  return Response::text(404, "not found\n");
+}
+
+}  // namespace habanero::runtime

@@ -1,0 +1,143 @@
+#include "server/app.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "crypto/key_store.h"
+#include "habanero/clock.h"
+#include "http/server.h"
+#include "runtime/engine.h"
+#include "runtime/router.h"
+#include "store/sqlite/sqlite_storage.h"
+
+#ifndef HABANERO_DEFAULT_EXTENSION_DIR
+#define HABANERO_DEFAULT_EXTENSION_DIR ""
+#endif
+
+namespace habanero::server {
+
+struct App::Parts {
+  Config config;
+  StoragePtr storage;
+  std::unique_ptr<crypto::KeyStore> keys;
+  runtime::HostServices services;
+  runtime::EnginePtr engine;
+  std::unique_ptr<runtime::ExtensionRouter> router;
+  std::unique_ptr<http::HttpServer> http;
+  std::string pid_file;
+
+  ~Parts() {
+    // The HTTP front goes first (no new requests), then the router (its
+    // extensions hold modules of the engine), then the engine.
+    http.reset();
+    router.reset();
+    engine.reset();
+  }
+};
+
+std::string pidFilePath(const Config& config) {
+  return absl::StrCat(config.server.data_dir, "/habanero.pid");
+}
+
+App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+App::~App() {
+  if (parts_ && parts_->http) parts_->http->stop();
+  if (parts_ && !parts_->pid_file.empty()) ::unlink(parts_->pid_file.c_str());
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  const Config& c = parts->config;
+
+  std::error_code ec;
+  std::filesystem::create_directories(c.server.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(c.server.data_dir, ": cannot create data directory: ", ec.message()));
+  }
+  if (c.store.backend != "sqlite") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store.backend: unknown backend '", c.store.backend, "' (known: sqlite)"));
+  }
+  ASSIGN_OR_RETURN(store::Synchronous sync, store::parseSynchronous(c.store.synchronous));
+  std::string db = c.store.path.empty() ? absl::StrCat(c.server.data_dir, "/habanero.db")
+                                        : c.store.path;
+  ASSIGN_OR_RETURN(parts->storage, store::SqliteStorage::open(db, SystemClock::instance(), sync));
+  ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, SystemClock::instance(),
+                                                       crypto::KeyStoreOptions{}));
+  parts->services.storage = parts->storage.get();
+  parts->services.signer = parts->keys.get();
+  parts->services.clock = &SystemClock::instance();
+
+  runtime::EngineOptions eo;
+  eo.epoch_tick_ms = c.runtime.epoch_tick_ms;
+  eo.pool_instances = c.runtime.pool_instances;
+  for (const ExtensionConfig& e : c.extensions) {
+    eo.max_memory_bytes = std::max(eo.max_memory_bytes, e.memory_bytes);
+    eo.max_table_elements = std::max(eo.max_table_elements, e.table_elements);
+  }
+  if (c.runtime.module_cache) eo.cache_dir = absl::StrCat(c.server.data_dir, "/cache/modules");
+  ASSIGN_OR_RETURN(parts->engine, runtime::Engine::create(eo));
+
+  std::string ext_dir = c.runtime.extension_dir.empty() ? HABANERO_DEFAULT_EXTENSION_DIR
+                                                        : c.runtime.extension_dir;
+  parts->router =
+      std::make_unique<runtime::ExtensionRouter>(*parts->engine, parts->services, ext_dir);
+  runtime::ReloadReport report = parts->router->load(c.extensions);
+  spdlog::info("{} extension(s) loaded, {} failed", report.loaded, report.failed);
+  return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+absl::Status App::start() {
+  const Config& c = parts_->config;
+  ASSIGN_OR_RETURN(http::ListenAddress listen, http::parseListenAddress(c.server.listen));
+  http::HttpServer::Options o;
+  o.address = listen.host;
+  o.port = listen.port;
+  o.threads = c.server.threads;
+  o.max_header_bytes = c.server.max_header_bytes;
+  o.max_body_bytes = c.server.max_body_bytes;
+  o.read_timeout_ms = c.server.read_timeout_ms;
+  o.idle_timeout_ms = c.server.idle_timeout_ms;
+  o.shutdown_grace_ms = c.server.shutdown_grace_ms;
+  o.tls_cert_file = c.server.tls_cert;
+  o.tls_key_file = c.server.tls_key;
+  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->router);
+  RETURN_IF_ERROR(parts_->http->start());
+  parts_->router->startWatching(c.runtime.watch_interval_ms);
+
+  parts_->pid_file = pidFilePath(c);
+  std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
+  parts_->http->setReady(true);
+  return absl::OkStatus();
+}
+
+void App::reload() {
+  runtime::ReloadReport r = parts_->router->reload();
+  spdlog::info("reload: {} reloaded, {} unchanged, {} failed", r.loaded, r.reused, r.failed);
+}
+
+void App::stop() {
+  if (parts_->http) parts_->http->stop();
+}
+
+uint16_t App::port() const { return parts_->http ? parts_->http->port() : 0; }
+
+std::string App::issuer() const {
+  if (!parts_->config.server.issuer.empty()) return parts_->config.server.issuer;
+  bool tls = !parts_->config.server.tls_cert.empty();
+  return absl::StrCat(tls ? "https" : "http", "://localhost:", port());
+}
+
+runtime::ExtensionRouter& App::router() { return *parts_->router; }
+runtime::Engine& App::engine() { return *parts_->engine; }
+
+}  // namespace habanero::server

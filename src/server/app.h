@@ -1,0 +1,59 @@
+// The wired server: storage, keys, the Wasmtime engine, the extension router
+// and the HTTP front, built from one Config.
+//
+//   ASSIGN_OR_RETURN(AppPtr app, App::create(config));
+//   RETURN_IF_ERROR(app->start());      // listening; /healthz answers 200
+//   app->reload();                      // e.g. on SIGHUP
+//   app->stop();                        // graceful: in-flight requests finish
+//
+// Thread-safety: start/stop/reload from one controlling thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "habanero/status.h"
+#include "server/config.h"
+
+namespace habanero::runtime {
+class Engine;
+class ExtensionRouter;
+}  // namespace habanero::runtime
+
+namespace habanero::server {
+
+class App {
+ public:
+  // Opens the data directory (creating it), the store and the signing keys,
+  // creates the engine and loads the extensions. An extension that fails to
+  // load is logged and does not stop the server.
+  static absl::StatusOr<std::unique_ptr<App>> create(const Config& config);
+  ~App();
+
+  // Binds and serves; returns once ready.
+  absl::Status start();
+  // Re-reads extension files (configuration stays as it was).
+  void reload();
+  // Graceful stop; returns when every in-flight request has finished or the
+  // grace period is over.
+  void stop();
+
+  uint16_t port() const;
+  // The issuer URL: the configured one, else http(s)://localhost:<port>.
+  std::string issuer() const;
+  runtime::ExtensionRouter& router();
+  runtime::Engine& engine();
+
+ private:
+  struct Parts;
+  explicit App(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+using AppPtr = std::unique_ptr<App>;
+
+// Where `habanero serve` writes its process id, for `habanero reload`.
+std::string pidFilePath(const Config& config);
+
+}  // namespace habanero::server
