@@ -11,8 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/escaping.h"
+#include "habanero/strings.h"
 #include "runtime/host_calls.h"
 
 namespace habanero::runtime {
@@ -44,7 +43,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opti
   wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
   wasmtime_config_epoch_interruption_set(config, true);
   wasmtime_config_max_wasm_stack_set(config, limits::kMaxWasmStack);
-  wasmtime_config_parallel_compilation_set(config, false);
 
   wasmtime_pooling_allocation_config_t* pool = wasmtime_pooling_allocation_config_new();
   wasmtime_pooling_allocation_config_total_core_instances_set(pool, options.pool_instances);
@@ -60,13 +58,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opti
   engine->engine_.reset(wasm_engine_new_with_config(config));  // takes `config`
   if (!engine->engine_) return absl::InternalError("Wasmtime refused the engine configuration");
 
-  engine->fingerprint_ = absl::StrCat("wasmtime=", WASMTIME_VERSION,
+  engine->fingerprint_ = strCat("wasmtime=", WASMTIME_VERSION,
                                       ";cranelift=speed;epoch=1;stack=", limits::kMaxWasmStack,
                                       ";pool-mem=", options.max_memory_bytes);
 
   engine->linker_.reset(wasmtime_linker_new(engine->engine_.get()));
   ErrorPtr err(wasmtime_linker_define_wasi(engine->linker_.get()));
-  if (err) return absl::InternalError(absl::StrCat("defining WASI: ", errorMessage(err.get())));
+  if (err) return absl::InternalError(strCat("defining WASI: ", errorMessage(err.get())));
   RETURN_IF_ERROR(defineHostCalls(engine->linker_.get()));
 
   if (!options.cache_dir.empty()) {
@@ -74,7 +72,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opti
     std::filesystem::create_directories(options.cache_dir, ec);
     if (ec) {
       return absl::InternalError(
-          absl::StrCat(options.cache_dir, ": cannot create module cache: ", ec.message()));
+          strCat(options.cache_dir, ": cannot create module cache: ", ec.message()));
     }
   }
 
@@ -110,9 +108,13 @@ absl::StatusOr<ModulePtr> Engine::compile(std::span<const uint8_t> wasm, std::st
     EVP_DigestUpdate(ctx, wasm.data(), wasm.size());
     EVP_DigestFinal_ex(ctx, digest, &digest_len);
     EVP_MD_CTX_free(ctx);
-    std::string hex = absl::BytesToHexString(
-        std::string_view(reinterpret_cast<const char*>(digest), digest_len));
-    cache_path = absl::StrCat(options_.cache_dir, "/", hex, ".cwasm");
+    std::string hex;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < digest_len; ++i) {
+      hex.push_back(kHex[digest[i] >> 4]);
+      hex.push_back(kHex[digest[i] & 15]);
+    }
+    cache_path = strCat(options_.cache_dir, "/", hex, ".cwasm");
 
     struct stat st;
     if (::stat(cache_path.c_str(), &st) == 0) {
@@ -131,7 +133,7 @@ absl::StatusOr<ModulePtr> Engine::compile(std::span<const uint8_t> wasm, std::st
   ErrorPtr err(wasmtime_module_new(engine_.get(), wasm.data(), wasm.size(), &module));
   if (err) {
     return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": not a valid WebAssembly module: ", errorMessage(err.get())));
+        strCat(origin, ": not a valid WebAssembly module: ", errorMessage(err.get())));
   }
   compilations_++;
   ModulePtr owned(module);
@@ -144,7 +146,7 @@ absl::StatusOr<ModulePtr> Engine::compile(std::span<const uint8_t> wasm, std::st
                    errorMessage(serr.get()));
     } else {
       // Write beside the target, then rename: readers never see a partial file.
-      std::string tmp = absl::StrCat(cache_path, ".tmp.", ::getpid());
+      std::string tmp = strCat(cache_path, ".tmp.", ::getpid());
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out.write(bytes.data, static_cast<std::streamsize>(bytes.size));

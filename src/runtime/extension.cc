@@ -9,9 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "habanero/strings.h"
 #include "runtime/capabilities.h"
 
 namespace habanero::runtime {
@@ -19,9 +17,15 @@ namespace {
 
 std::string_view nameOf(const wasm_name_t* n) { return {n->data, n->size}; }
 
+std::string joinGrants(const std::vector<std::string>& grants) {
+  std::string out;
+  for (const std::string& g : grants) out += (out.empty() ? "" : ", ") + g;
+  return out;
+}
+
 absl::StatusOr<std::vector<uint8_t>> readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read module"));
+  if (!in) return absl::NotFoundError(strCat(path, ": cannot read module"));
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
@@ -38,7 +42,7 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
     wasm_externkind_t kind = wasm_externtype_kind(type);
     if (name == "habanero_abi_v1") {
       abi_v1 = true;
-    } else if (absl::StartsWith(name, "habanero_abi_v")) {
+    } else if (name.starts_with("habanero_abi_v")) {
       other_abi = std::string(name.substr(std::string_view("habanero_abi_v").size()));
     } else if (name == "habanero_on_request" && kind == WASM_EXTERN_FUNC) {
       const wasm_functype_t* ft = wasm_externtype_as_functype_const(type);
@@ -53,17 +57,17 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
   wasm_exporttype_vec_delete(&exports);
   if (!abi_v1) {
     if (!other_abi.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return absl::FailedPreconditionError(strCat(
           path, ": speaks Habanero ABI v", other_abi, "; this host speaks v", kAbiVersion));
     }
     return absl::FailedPreconditionError(
-        absl::StrCat(path, ": declares no Habanero ABI version (export habanero_abi_v1)"));
+        strCat(path, ": declares no Habanero ABI version (export habanero_abi_v1)"));
   }
   if (!entry) {
     return absl::FailedPreconditionError(
-        absl::StrCat(path, ": does not export habanero_on_request: () -> i32"));
+        strCat(path, ": does not export habanero_on_request: () -> i32"));
   }
-  if (!memory) return absl::FailedPreconditionError(absl::StrCat(path, ": exports no memory"));
+  if (!memory) return absl::FailedPreconditionError(strCat(path, ": exports no memory"));
   return absl::OkStatus();
 }
 
@@ -80,20 +84,20 @@ absl::Status checkImports(const wasmtime_module_t* module, const std::string& pa
       std::optional<std::string_view> cap = capabilityOf(fn);
       if (!cap) {
         status = absl::PermissionDeniedError(
-            absl::StrCat(path, ": imports unknown host function habanero.", fn));
+            strCat(path, ": imports unknown host function habanero.", fn));
       } else if (std::find(grants.begin(), grants.end(), *cap) == grants.end()) {
         status = absl::PermissionDeniedError(
-            absl::StrCat(path, ": imports habanero.", fn, " of capability '", *cap,
+            strCat(path, ": imports habanero.", fn, " of capability '", *cap,
                          "', which the operator has not granted"));
       }
     } else if (mod == kWasiModule) {
       if (!isAllowedWasiImport(fn)) {
         status = absl::PermissionDeniedError(
-            absl::StrCat(path, ": imports ", mod, ".", fn, ", which Habanero does not provide"));
+            strCat(path, ": imports ", mod, ".", fn, ", which Habanero does not provide"));
       }
     } else {
       status = absl::PermissionDeniedError(
-          absl::StrCat(path, ": imports ", mod, ".", fn, " from an unknown module"));
+          strCat(path, ": imports ", mod, ".", fn, " from an unknown module"));
     }
   }
   wasm_importtype_vec_delete(&imports);
@@ -121,7 +125,7 @@ FileStamp FileStamp::of(const std::string& path) {
 
 std::string Extension::manifestPathFor(const std::string& module_path) {
   std::string base = module_path;
-  if (absl::EndsWith(base, ".wasm")) base.resize(base.size() - 5);
+  if (base.ends_with(".wasm")) base.resize(base.size() - 5);
   return base + ".manifest.toml";
 }
 
@@ -141,37 +145,37 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
   ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFile(module_path));
   if (bytes.size() < 8 || std::string_view(reinterpret_cast<const char*>(bytes.data()), 4) !=
                               std::string_view("\0asm", 4)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return absl::InvalidArgumentError(strCat(
         module_path, ": not a WebAssembly module (", bytes.size() < 8 ? "truncated" : "bad magic",
         ")"));
   }
   ASSIGN_OR_RETURN(ext->manifest_, loadManifest(ext->manifest_path_));
   const Manifest& m = ext->manifest_;
   if (m.name != config.name) {
-    return absl::InvalidArgumentError(absl::StrCat(ext->manifest_path_, ": name '", m.name,
+    return absl::InvalidArgumentError(strCat(ext->manifest_path_, ": name '", m.name,
                                                    "' differs from the configured name '",
                                                    config.name, "'"));
   }
   if (m.abi != kAbiVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return absl::FailedPreconditionError(strCat(
         ext->manifest_path_, ": declares ABI v", m.abi, "; this host speaks v", kAbiVersion));
   }
   for (const std::string& cap : m.capabilities) {
     if (std::find(config.grants.begin(), config.grants.end(), cap) == config.grants.end()) {
       return absl::PermissionDeniedError(
-          absl::StrCat(ext->manifest_path_, ": wants capability '", cap,
+          strCat(ext->manifest_path_, ": wants capability '", cap,
                        "', which the operator has not granted to '", config.name,
-                       "' (grants: [", absl::StrJoin(config.grants, ", "), "])"));
+                       "' (grants: [", joinGrants(config.grants), "])"));
     }
   }
   if (config.memory_bytes > engine.options().max_memory_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return absl::InvalidArgumentError(strCat(
         config.name, ": memory limit ", config.memory_bytes, " exceeds the engine's ",
         engine.options().max_memory_bytes));
   }
   if (std::find(m.capabilities.begin(), m.capabilities.end(), "kv") != m.capabilities.end() &&
       services.storage == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(config.name, ": kv needs a store"));
+    return absl::FailedPreconditionError(strCat(config.name, ": kv needs a store"));
   }
 
   ASSIGN_OR_RETURN(ext->module_, engine.compile(bytes, module_path));
@@ -182,7 +186,7 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
   ErrorPtr err(wasmtime_linker_instantiate_pre(engine.linker(), ext->module_.get(), &pre));
   if (err) {
     return absl::FailedPreconditionError(
-        absl::StrCat(module_path, ": cannot link: ", errorMessage(err.get())));
+        strCat(module_path, ": cannot link: ", errorMessage(err.get())));
   }
   ext->pre_.reset(pre);
   return std::shared_ptr<const Extension>(std::move(ext));
@@ -230,7 +234,7 @@ Response Extension::handle(const Request& request) const {
       spdlog::error("[{}] exited with status {} in {}", config_.name, exit_status, stage);
     } else {
       std::string msg = e ? errorMessage(e.get()) : std::string("unknown error");
-      if (absl::StrContains(msg, "maximum concurrent")) {
+      if (msg.find("maximum concurrent") != std::string::npos) {
         spdlog::warn("[{}] no instance slot free: {}", config_.name, msg);
         return Response::text(503, "server busy\n");
       }

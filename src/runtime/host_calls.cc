@@ -1,16 +1,14 @@
 #include "runtime/host_calls.h"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <bit>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "habanero/strings.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "habanero/limits.h"
@@ -53,6 +51,10 @@ GuestMemory memoryOf(wasmtime_caller_t* caller, HostState& st) {
 
 uint32_t u32(const Raw& v) { return static_cast<uint32_t>(v.i32); }
 
+std::span<const uint8_t> asBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
 // Writes `data` to the out-buffer (out, cap) and its length to *out_len,
 // following the ABI's BUFFER_TOO_SMALL protocol.
 Result writeOut(const GuestMemory& mem, uint32_t out, uint32_t cap, uint32_t out_len,
@@ -62,7 +64,7 @@ Result writeOut(const GuestMemory& mem, uint32_t out, uint32_t cap, uint32_t out
     mem.writeU32(out_len, static_cast<uint32_t>(std::min<size_t>(data.size(), UINT32_MAX)));
     return HABANERO_BUFFER_TOO_SMALL;
   }
-  mem.write(out, {reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  mem.write(out, asBytes(data));
   mem.writeU32(out_len, static_cast<uint32_t>(data.size()));
   return HABANERO_OK;
 }
@@ -83,6 +85,11 @@ Result fromStatus(const absl::Status& s) {
   }
 }
 
+std::string_view trimLeft(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
 bool validHeaderText(std::string_view s) {
   return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
@@ -90,13 +97,13 @@ bool validHeaderText(std::string_view s) {
 bool validHeaderName(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return absl::ascii_isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
   });
 }
 
 // Logs a host-call failure that is the host's fault (storage down etc.).
 void logUnavailable(const HostState& st, std::string_view call, const absl::Status& s) {
-  spdlog::error("[{}] {}: {}", st.extension, call, s.message());
+  spdlog::error("[{}] {}: {}", st.extension, call, sv(s.message()));
 }
 
 // ---- capability "http" -------------------------------------------------
@@ -127,7 +134,7 @@ Result requestHeader(HostState& st, const GuestMemory& mem, const Raw* a) {
   std::string joined;
   bool found = false;
   for (const auto& [k, v] : st.request->headers) {
-    if (absl::EqualsIgnoreCase(k, *name)) {
+    if (equalsIgnoreCase(k, *name)) {
       if (found) joined += ", ";
       joined += v;
       found = true;
@@ -144,7 +151,7 @@ const absl::StatusOr<http::Params>& paramsOf(HostState& st, int32_t source) {
   }
   if (!st.form) {
     const std::string* ct = findHeader(st.request->headers, "content-type");
-    bool is_form = ct && absl::StartsWithIgnoreCase(absl::StripLeadingAsciiWhitespace(*ct),
+    bool is_form = ct && startsWithIgnoreCase(trimLeft(*ct),
                                                     "application/x-www-form-urlencoded");
     st.form = is_form ? http::parseForm(st.request->body) : http::parseForm("");
   }
@@ -214,7 +221,7 @@ Result responseRedirect(HostState& st, const GuestMemory& mem, const Raw* a) {
   st.response.status = status;
   auto& headers = st.response.headers;
   headers.erase(std::remove_if(headers.begin(), headers.end(),
-                               [](const auto& h) { return absl::EqualsIgnoreCase(h.first, "location"); }),
+                               [](const auto& h) { return equalsIgnoreCase(h.first, "location"); }),
                 headers.end());
   headers.emplace_back("Location", std::string(*url));
   return HABANERO_OK;
@@ -328,7 +335,7 @@ Result cryptoSha256(HostState&, const GuestMemory& mem, const Raw* a) {
   auto data = mem.view(u32(a[0]), u32(a[1]));
   if (!data || !mem.slice(u32(a[2]), 32)) return HABANERO_INVALID_MEMORY;
   auto digest = crypto::sha256(*data);
-  mem.write(u32(a[2]), digest);
+  mem.write(u32(a[2]), asBytes(digest));
   return HABANERO_OK;
 }
 
@@ -337,7 +344,7 @@ Result cryptoHmacSha256(HostState&, const GuestMemory& mem, const Raw* a) {
   auto data = mem.view(u32(a[2]), u32(a[3]));
   if (!key || !data || !mem.slice(u32(a[4]), 32)) return HABANERO_INVALID_MEMORY;
   auto mac = crypto::hmacSha256(*key, *data);
-  mem.write(u32(a[4]), mac);
+  mem.write(u32(a[4]), asBytes(mac));
   return HABANERO_OK;
 }
 
@@ -491,7 +498,7 @@ void HostState::flushOutput() {
 absl::Status defineHostCalls(wasmtime_linker_t* linker) {
   for (const HostCall& call : kHostCalls) {
     if (!capabilityOf(call.name)) {
-      return absl::InternalError(absl::StrCat("host call ", call.name, " is in no capability"));
+      return absl::InternalError(strCat("host call ", call.name, " is in no capability"));
     }
     wasm_functype_t* ty = functype(call.params);
     ErrorPtr err(wasmtime_linker_define_func_unchecked(
@@ -500,14 +507,14 @@ absl::Status defineHostCalls(wasmtime_linker_t* linker) {
     wasm_functype_delete(ty);
     if (err) {
       return absl::InternalError(
-          absl::StrCat("defining host call ", call.name, ": ", errorMessage(err.get())));
+          strCat("defining host call ", call.name, ": ", errorMessage(err.get())));
     }
   }
   for (const Capability& cap : allCapabilities()) {
     for (std::string_view fn : cap.functions) {
       bool defined = std::any_of(kHostCalls.begin(), kHostCalls.end(),
                                  [&](const HostCall& c) { return c.name == fn; });
-      if (!defined) return absl::InternalError(absl::StrCat("capability function ", fn, " undefined"));
+      if (!defined) return absl::InternalError(strCat("capability function ", fn, " undefined"));
     }
   }
   return absl::OkStatus();

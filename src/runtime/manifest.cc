@@ -5,20 +5,20 @@
 
 #include <toml++/toml.h>
 
-#include "absl/strings/str_cat.h"
+#include "habanero/strings.h"
 #include "runtime/capabilities.h"
 
 namespace habanero::runtime {
 namespace {
 
 std::string where(std::string_view origin, const toml::source_region& src) {
-  return absl::StrCat(origin, ":", src.begin.line, ":", src.begin.column);
+  return strCat(origin, ":", src.begin.line, ":", src.begin.column);
 }
 
 absl::Status fail(std::string_view origin, const toml::node& node, std::string_view key,
                   std::string_view problem) {
   return absl::InvalidArgumentError(
-      absl::StrCat(where(origin, node.source()), ": ", key, ": ", problem));
+      strCat(where(origin, node.source()), ": ", key, ": ", problem));
 }
 
 absl::Status readString(std::string_view origin, const toml::node& node, std::string_view key,
@@ -63,7 +63,7 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
     table = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where(origin, e.source()), ": ", e.description()));
+        strCat(where(origin, e.source()), ": ", e.description()));
   }
   Manifest m;
   bool have_name = false, have_abi = false, have_caps = false;
@@ -93,7 +93,7 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
       RETURN_IF_ERROR(readStrings(origin, node, key, m.capabilities));
       for (const std::string& c : m.capabilities) {
         if (!isKnownCapability(c)) {
-          return fail(origin, node, key, absl::StrCat("unknown capability '", c, "'"));
+          return fail(origin, node, key, strCat("unknown capability '", c, "'"));
         }
       }
       have_caps = true;
@@ -103,10 +103,10 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
       return fail(origin, node, key, "unknown key");
     }
   }
-  if (!have_name) return absl::InvalidArgumentError(absl::StrCat(origin, ": name: missing"));
-  if (!have_abi) return absl::InvalidArgumentError(absl::StrCat(origin, ": abi: missing"));
+  if (!have_name) return absl::InvalidArgumentError(strCat(origin, ": name: missing"));
+  if (!have_abi) return absl::InvalidArgumentError(strCat(origin, ": abi: missing"));
   if (!have_caps) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": capabilities: missing"));
+    return absl::InvalidArgumentError(strCat(origin, ": capabilities: missing"));
   }
   if (m.routes.empty()) m.routes.push_back("/*");
   return m;
@@ -114,7 +114,7 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
 
 absl::StatusOr<Manifest> loadManifest(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read manifest"));
+  if (!in) return absl::NotFoundError(strCat(path, ": cannot read manifest"));
   std::stringstream ss;
   ss << in.rdbuf();
   return parseManifest(ss.str(), path);

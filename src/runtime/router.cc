@@ -5,8 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
+#include "habanero/strings.h"
 
 namespace habanero::runtime {
 
@@ -27,7 +26,7 @@ ExtensionRouter::~ExtensionRouter() {
 
 std::string ExtensionRouter::resolve(const std::string& module) const {
   if (module.empty() || module[0] == '/' || extension_dir_.empty()) return module;
-  return absl::StrCat(extension_dir_, "/", module);
+  return strCat(extension_dir_, "/", module);
 }
 
 ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& configs) {
@@ -129,7 +128,7 @@ Response ExtensionRouter::dispatch(const Request& request) {
       sub = request.path;
     } else if (request.path == mount) {
       sub = "/";
-    } else if (absl::StartsWith(request.path, mount) && request.path[mount.size()] == '/') {
+    } else if (request.path.starts_with(mount) && request.path[mount.size()] == '/') {
       sub = std::string_view(request.path).substr(mount.size());
     } else {
       continue;

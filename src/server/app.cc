@@ -8,7 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "absl/strings/str_cat.h"
+#include "habanero/strings.h"
 #include "crypto/key_store.h"
 #include "habanero/clock.h"
 #include "http/server.h"
@@ -42,7 +42,7 @@ struct App::Parts {
 };
 
 std::string pidFilePath(const Config& config) {
-  return absl::StrCat(config.server.data_dir, "/habanero.pid");
+  return strCat(config.server.data_dir, "/habanero.pid");
 }
 
 App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -61,14 +61,14 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   std::filesystem::create_directories(c.server.data_dir, ec);
   if (ec) {
     return absl::FailedPreconditionError(
-        absl::StrCat(c.server.data_dir, ": cannot create data directory: ", ec.message()));
+        strCat(c.server.data_dir, ": cannot create data directory: ", ec.message()));
   }
   if (c.store.backend != "sqlite") {
     return absl::InvalidArgumentError(
-        absl::StrCat("store.backend: unknown backend '", c.store.backend, "' (known: sqlite)"));
+        strCat("store.backend: unknown backend '", c.store.backend, "' (known: sqlite)"));
   }
   ASSIGN_OR_RETURN(store::Synchronous sync, store::parseSynchronous(c.store.synchronous));
-  std::string db = c.store.path.empty() ? absl::StrCat(c.server.data_dir, "/habanero.db")
+  std::string db = c.store.path.empty() ? strCat(c.server.data_dir, "/habanero.db")
                                         : c.store.path;
   ASSIGN_OR_RETURN(parts->storage, store::SqliteStorage::open(db, SystemClock::instance(), sync));
   ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, SystemClock::instance(),
@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     eo.max_memory_bytes = std::max(eo.max_memory_bytes, e.memory_bytes);
     eo.max_table_elements = std::max(eo.max_table_elements, e.table_elements);
   }
-  if (c.runtime.module_cache) eo.cache_dir = absl::StrCat(c.server.data_dir, "/cache/modules");
+  if (c.runtime.module_cache) eo.cache_dir = strCat(c.server.data_dir, "/cache/modules");
   ASSIGN_OR_RETURN(parts->engine, runtime::Engine::create(eo));
 
   std::string ext_dir = c.runtime.extension_dir.empty() ? HABANERO_DEFAULT_EXTENSION_DIR
@@ -134,7 +134,7 @@ uint16_t App::port() const { return parts_->http ? parts_->http->port() : 0; }
 std::string App::issuer() const {
   if (!parts_->config.server.issuer.empty()) return parts_->config.server.issuer;
   bool tls = !parts_->config.server.tls_cert.empty();
-  return absl::StrCat(tls ? "https" : "http", "://localhost:", port());
+  return strCat(tls ? "https" : "http", "://localhost:", port());
 }
 
 runtime::ExtensionRouter& App::router() { return *parts_->router; }

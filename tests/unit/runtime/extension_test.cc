@@ -1,0 +1,336 @@
+// The runtime against real modules built from tests/wasm and extensions/:
+// loading rules, the hostile-extension cases and the ABI host calls.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/router.h"
+#include "runtime_fixture.h"
+
+namespace habanero::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::vector<std::string> kAll = {"http", "log", "kv", "clock", "settings", "crypto", "keys"};
+
+long rssKb() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+class ExtensionTest : public RuntimeFixture {};
+
+TEST_F(ExtensionTest, HelloAnswersAndCounts) {
+  auto cfg = configFor("hello", {"http", "log", "kv", "settings"});
+  cfg.settings["greeting"] = "Hola";
+  auto ext = load(cfg);
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  Response r = (*ext)->handle(get("/hello", "name=Ana"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "Hola, Ana!\n");
+  EXPECT_EQ((*ext)->handle(get("/hello")).body, "Hola, world!\n");
+  EXPECT_EQ((*ext)->handle(get("/hello", "name=a&name=b")).status, 400);
+  EXPECT_EQ((*ext)->handle(get("/hello", "name=%ZZ")).status, 400);
+  EXPECT_EQ((*ext)->handle(get("/hello/count")).body.substr(0, 1), "1");
+  EXPECT_EQ((*ext)->handle(get("/hello/count")).body.substr(0, 1), "2");
+  EXPECT_THAT(logText(), HasSubstr("[hello]"));
+}
+
+TEST_F(ExtensionTest, LoopForeverIsStoppedAtItsDeadline) {
+  auto cfg = configFor("loop_forever", {"http"});
+  cfg.deadline_ms = 200;
+  auto ext = load(cfg);
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  auto start = std::chrono::steady_clock::now();
+  Response r = (*ext)->handle(get("/loop_forever"));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 503);
+  // The deadline is a behaviour, not a benchmark: generous bound.
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_THAT(logText(), HasSubstr("[loop_forever]"));
+  EXPECT_THAT(logText(), HasSubstr("deadline"));
+}
+
+TEST_F(ExtensionTest, OtherRequestsRunWhileOneLoops) {
+  auto loop_cfg = configFor("loop_forever", {"http"});
+  loop_cfg.deadline_ms = 1000;
+  auto loop = load(loop_cfg);
+  auto noop = load(configFor("noop", {"http"}));
+  ASSERT_TRUE(loop.ok() && noop.ok());
+  std::thread looping([&] { EXPECT_EQ((*loop)->handle(get("/loop_forever")).status, 503); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100; ++i) ASSERT_EQ((*noop)->handle(get("/noop")).status, 200);
+  looping.join();
+}
+
+TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
+  auto cfg = configFor("memory_hog", {"http"});
+  cfg.memory_bytes = 4ull << 20;
+  auto ext = load(cfg);
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  Response first = (*ext)->handle(get("/memory_hog"));
+  long before = rssKb();
+  for (int i = 0; i < 50; ++i) {
+    Response r = (*ext)->handle(get("/memory_hog"));
+    if (r.status == 200) {
+      auto j = nlohmann::json::parse(r.body);
+      EXPECT_LE(j["pages"].get<uint64_t>() * 65536, cfg.memory_bytes);
+    } else {
+      EXPECT_EQ(r.status, 500);
+    }
+  }
+  long after = rssKb();
+  EXPECT_LT(after - before, 8 * 1024) << "host RSS grew from " << before << " to " << after << " KiB";
+  (void)first;
+}
+
+TEST_F(ExtensionTest, MemoryHogThatAbortsOnFailureIsA500) {
+  auto cfg = configFor("memory_hog", {"http"});
+  cfg.memory_bytes = 4ull << 20;
+  auto ext = load(cfg);
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  Response r = (*ext)->handle(get("/memory_hog", "mode=malloc"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_THAT(logText(), HasSubstr("[memory_hog] trap"));
+}
+
+TEST_F(ExtensionTest, TrapsBecome500AndAreLoggedWithTheName) {
+  auto ext = load(configFor("traps", {"http"}));
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  for (const char* kind : {"unreachable", "div0", "stack_overflow", "call_stack", "oob", "exit"}) {
+    clearLog();
+    Response r = (*ext)->handle(get("/traps", std::string("kind=") + kind));
+    EXPECT_EQ(r.status, 500) << kind;
+    EXPECT_THAT(r.body, ::testing::Not(HasSubstr("wasm"))) << "trap details leak to the client";
+    EXPECT_THAT(logText(), HasSubstr("[traps]")) << kind;
+  }
+  // The instance is fresh per request: a good request after traps works.
+  EXPECT_EQ((*ext)->handle(get("/traps", "kind=none")).status, 400);
+}
+
+TEST_F(ExtensionTest, BadPointersGetErrorCodesNeverACrash) {
+  auto ext = load(configFor("bad_pointers", kAll));
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  Response r = (*ext)->handle(get("/bad_pointers"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto results = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(results.is_object());
+  EXPECT_GE(results.size(), 21u);
+  for (auto& [call, code] : results.items()) {
+    EXPECT_TRUE(code == 2 || code == 4) << call << " returned " << code;
+  }
+}
+
+TEST_F(ExtensionTest, UngrantedImportIsRefusedNamingIt) {
+  auto ext = load(configFor("ungranted_import", {"http"}));
+  ASSERT_FALSE(ext.ok());
+  EXPECT_THAT(ext.status().message(), HasSubstr("ungranted_import.wasm"));
+  EXPECT_THAT(ext.status().message(), HasSubstr("habanero.kv_get"));
+  EXPECT_THAT(ext.status().message(), HasSubstr("not granted"));
+}
+
+TEST_F(ExtensionTest, UngrantedManifestCapabilityIsRefused) {
+  auto ext = load(configFor("hello", {"http", "log"}));
+  ASSERT_FALSE(ext.ok());
+  EXPECT_THAT(ext.status().message(), HasSubstr("hello.manifest.toml"));
+  EXPECT_THAT(ext.status().message(), HasSubstr("'kv'"));
+}
+
+TEST_F(ExtensionTest, OtherAbiVersionsAreRefused) {
+  auto v2 = load(configFor("abi_v2", kAll));
+  ASSERT_FALSE(v2.ok());
+  EXPECT_THAT(v2.status().message(), HasSubstr("abi_v2"));
+  EXPECT_THAT(v2.status().message(), HasSubstr("ABI v2"));
+  auto none = load(configFor("no_abi", kAll));
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("no_abi.wasm"));
+  EXPECT_THAT(none.status().message(), HasSubstr("no Habanero ABI version"));
+}
+
+TEST_F(ExtensionTest, TruncatedAndNonWasmFilesAreRefusedNamingTheFile) {
+  std::ifstream in(wasmPath("noop"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(bytes.size(), 100u);
+  std::filesystem::copy_file(wasmPath("noop").substr(0, wasmPath("noop").size() - 5) +
+                                 ".manifest.toml",
+                             dir_ + "/noop.manifest.toml");
+  auto write = [&](const std::string& content) {
+    std::ofstream(dir_ + "/noop.wasm", std::ios::binary | std::ios::trunc) << content;
+  };
+  auto cfg = configFor("noop", {"http"});
+
+  write(bytes.substr(0, bytes.size() / 2));
+  auto truncated = load(cfg, dir_ + "/noop.wasm");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_THAT(truncated.status().message(), HasSubstr(dir_ + "/noop.wasm"));
+  EXPECT_THAT(truncated.status().message(), HasSubstr("not a valid WebAssembly module"));
+
+  write("#!/bin/sh\necho not wasm\n");
+  auto text = load(cfg, dir_ + "/noop.wasm");
+  ASSERT_FALSE(text.ok());
+  EXPECT_THAT(text.status().message(), HasSubstr("not a WebAssembly module (bad magic)"));
+
+  write("\0as");
+  auto tiny = load(cfg, dir_ + "/noop.wasm");
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_THAT(tiny.status().message(), HasSubstr("truncated"));
+
+  auto missing = load(cfg, dir_ + "/absent.wasm");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("absent.wasm"));
+}
+
+TEST_F(ExtensionTest, ManifestNameMustMatchConfiguration) {
+  auto cfg = configFor("noop", {"http"});
+  cfg.name = "other";
+  auto ext = load(cfg);
+  ASSERT_FALSE(ext.ok());
+  EXPECT_THAT(ext.status().message(), HasSubstr("differs from the configured name"));
+}
+
+TEST_F(ExtensionTest, CompiledModulesAreCachedOnDisk) {
+  ASSERT_TRUE(load(configFor("noop", {"http"})).ok());
+  EXPECT_EQ(engine_->compilations(), 1u);
+  EngineOptions options;
+  options.cache_dir = dir_ + "/cache";
+  options.pool_instances = 4;
+  auto second = Engine::create(options);
+  ASSERT_TRUE(second.ok());
+  auto ext = Extension::load(**second, configFor("noop", {"http"}), wasmPath("noop"), services_);
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  EXPECT_EQ((*second)->cacheHits(), 1u);
+  EXPECT_EQ((*second)->compilations(), 0u);
+  EXPECT_EQ((*ext)->handle(get("/noop")).status, 200);
+  ext->reset();
+}
+
+TEST_F(ExtensionTest, CorruptCacheEntryIsReplacedNotTrusted) {
+  ASSERT_TRUE(load(configFor("noop", {"http"})).ok());
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/cache")) {
+    std::ofstream(entry.path(), std::ios::trunc) << "garbage";
+  }
+  auto ext = load(configFor("noop", {"http"}));
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  EXPECT_EQ(engine_->compilations(), 2u);
+  EXPECT_EQ((*ext)->handle(get("/noop")).status, 200);
+  EXPECT_THAT(logText(), HasSubstr("unusable"));
+}
+
+TEST_F(ExtensionTest, NoStateSurvivesBetweenRequests) {
+  // hostcall answers with the request method; a fresh instance each time
+  // means its globals start over (checked by the module, see hostcall.c).
+  auto ext = load(configFor("hostcall", {"http"}));
+  ASSERT_TRUE(ext.ok()) << ext.status();
+  Request post = get("/hostcall");
+  post.method = "POST";
+  EXPECT_EQ((*ext)->handle(post).body, "POST");
+  EXPECT_EQ((*ext)->handle(get("/hostcall")).body, "GET");
+}
+
+// ---- the router: mounts, routes, atomic reload ----------------------------
+
+class RouterTest : public RuntimeFixture {};
+
+TEST_F(RouterTest, RoutesByLongestMountAndManifestRoutes) {
+  ExtensionRouter router(*engine_, services_, HABANERO_WASM_OUT);
+  auto hello = configFor("hello", {"http", "log", "kv", "settings"});
+  hello.module = "hello.wasm";  // relative: resolved against the extension dir
+  auto noop = configFor("noop", {"http"});
+  noop.mount = "/";
+  ReloadReport report = router.load({hello, noop});
+  EXPECT_EQ(report.loaded, 2);
+  EXPECT_EQ(report.failed, 0);
+  EXPECT_EQ(router.dispatch(get("/hello")).body, "Hello, world!\n");
+  EXPECT_EQ(router.dispatch(get("/hello/")).body, "Hello, world!\n");
+  EXPECT_EQ(router.dispatch(get("/hello/nope")).status, 404);  // not a declared route
+  EXPECT_EQ(router.dispatch(get("/helloworld")).status, 200);  // falls to "/" (noop)
+  EXPECT_EQ(router.dispatch(get("/anything")).status, 200);
+}
+
+TEST_F(RouterTest, FailedExtensionAnswers503AndOthersStillServe) {
+  ExtensionRouter router(*engine_, services_, "");
+  ReloadReport report =
+      router.load({configFor("ungranted_import", {"http"}), configFor("noop", {"http"})});
+  EXPECT_EQ(report.failed, 1);
+  EXPECT_EQ(report.loaded, 1);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_THAT(report.errors[0], HasSubstr("habanero.kv_get"));
+  EXPECT_EQ(router.dispatch(get("/ungranted_import")).status, 503);
+  EXPECT_EQ(router.dispatch(get("/noop")).status, 200);
+  EXPECT_EQ(router.dispatch(get("/elsewhere")).status, 404);
+}
+
+TEST_F(RouterTest, ReplacingTheFileSwapsAtomicallyAndOldRequestsFinishOnTheOldModule) {
+  // The extension "swap" is first the hello module, then the hostcall module.
+  auto install = [&](const std::string& from) {
+    std::string base = wasmPath(from).substr(0, wasmPath(from).size() - 5);
+    std::string manifest;
+    {
+      std::ifstream in(base + ".manifest.toml");
+      manifest.assign((std::istreambuf_iterator<char>(in)), {});
+    }
+    size_t name_at = manifest.find("name = \"" + from + "\"");
+    ASSERT_NE(name_at, std::string::npos);
+    manifest.replace(name_at, from.size() + 9, "name = \"swap\"");
+    // Write then rename, as an operator's deploy would.
+    std::ofstream(dir_ + "/swap.manifest.toml.tmp") << manifest;
+    std::filesystem::copy_file(wasmPath(from), dir_ + "/swap.wasm.tmp",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(dir_ + "/swap.manifest.toml.tmp", dir_ + "/swap.manifest.toml");
+    std::filesystem::rename(dir_ + "/swap.wasm.tmp", dir_ + "/swap.wasm");
+  };
+  install("hello");
+  ExtensionRouter router(*engine_, services_, dir_);
+  server::ExtensionConfig cfg = configFor("swap", {"http", "log", "kv", "settings"});
+  cfg.module = "swap.wasm";
+  router.load({cfg});
+  EXPECT_EQ(router.dispatch(get("/swap")).body, "Hello, world!\n");
+  ExtensionPtr in_flight = router.snapshot()->entries[0].extension;  // as a running request holds it
+
+  EXPECT_FALSE(router.changedOnDisk());
+  install("hostcall");
+  EXPECT_TRUE(router.changedOnDisk());
+  ReloadReport report = router.reload();
+  EXPECT_EQ(report.loaded, 1);
+  EXPECT_EQ(router.dispatch(get("/swap")).body, "GET");             // new requests: new module
+  EXPECT_EQ(in_flight->handle(get("/swap")).body, "Hello, world!\n");  // old one still works
+
+  // A broken replacement keeps the running version.
+  std::ofstream(dir_ + "/swap.wasm", std::ios::trunc) << "broken";
+  report = router.reload();
+  EXPECT_EQ(report.failed, 1);
+  EXPECT_EQ(router.dispatch(get("/swap")).body, "GET");
+  EXPECT_THAT(logText(), HasSubstr("keeping the running version"));
+}
+
+TEST_F(RouterTest, WatcherReloadsChangedFiles) {
+  std::filesystem::copy_file(wasmPath("noop"), dir_ + "/w.wasm");
+  std::ofstream(dir_ + "/w.manifest.toml")
+      << "name = \"w\"\nabi = 1\ncapabilities = [\"http\"]\n";
+  ExtensionRouter router(*engine_, services_, dir_);
+  server::ExtensionConfig cfg = configFor("w", {"http"});
+  cfg.module = "w.wasm";
+  router.load({cfg});
+  EXPECT_EQ(router.dispatch(get("/w")).body, "");
+  router.startWatching(50);
+  std::filesystem::copy_file(wasmPath("hostcall"), dir_ + "/w.wasm.tmp");
+  std::filesystem::rename(dir_ + "/w.wasm.tmp", dir_ + "/w.wasm");
+  std::string body;
+  for (int i = 0; i < 100 && body != "GET"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    body = router.dispatch(get("/w")).body;
+  }
+  EXPECT_EQ(body, "GET");
+}
+
+}  // namespace
+}  // namespace habanero::runtime
