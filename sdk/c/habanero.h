@@ -14,7 +14,9 @@
  *     which results it can return.
  *   - Inputs are (pointer, length) pairs into guest memory. A pair that does
  *     not lie wholly inside the guest's memory returns HABANERO_INVALID_MEMORY
- *     and the call has no effect.
+ *     and the call has no effect. Memory is checked before anything else, so
+ *     INVALID_MEMORY wins over every other result. A pair the call ignores
+ *     (e.g. `expected` when has_expected == 0) is not checked.
  *   - Outputs go into a guest-owned buffer (out, out_cap) and the number of
  *     bytes is written to *out_len. If the buffer is too small the call
  *     returns HABANERO_BUFFER_TOO_SMALL, writes the size needed to *out_len and
@@ -32,6 +34,11 @@
  *     habanero_response_write((const uint8_t *)"hi\n", 3);
  *     return 0;
  *   }
+ *
+ * habanero_on_request returns 0 when it has produced its response (whatever
+ * its status); any other value means the extension failed, and the host
+ * answers 500 instead. A trap also answers 500; running past the deadline
+ * answers 503.
  *
  * The ABI version the module speaks is declared by exporting a function named
  * `habanero_abi_v1` (sdk/c/habanero_abi.c does it for you); a module without
@@ -70,7 +77,7 @@ enum {
   HABANERO_MISMATCH = 7,          /* compare: not equal; verify: bad signature */
   HABANERO_LIMIT_EXCEEDED = 8,    /* a size limit (key, value, response) */
   HABANERO_UNAVAILABLE = 9,       /* the host could not reach its store etc. */
-  HABANERO_BAD_STATE = 10,        /* e.g. a header added after the body began */
+  HABANERO_BAD_STATE = 10,        /* reserved: no v1 call returns it */
 };
 
 /* ---- capability "http": the request ------------------------------------ */
@@ -132,8 +139,10 @@ habanero_result_t habanero_response_add_header(const uint8_t *name, uint32_t nam
 HABANERO_IMPORT("response_write")
 habanero_result_t habanero_response_write(const uint8_t *data, uint32_t len);
 
-/* Sets status (301, 302, 303, 307 or 308) and the Location header.
- * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT. */
+/* Sets status (301, 302, 303, 307 or 308) and the Location header, replacing
+ * any Location added before. An empty URL or one containing CR, LF or NUL is
+ * INVALID_ARGUMENT.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT, LIMIT_EXCEEDED. */
 HABANERO_IMPORT("response_redirect")
 habanero_result_t habanero_response_redirect(int32_t status, const uint8_t *url, uint32_t url_len);
 
