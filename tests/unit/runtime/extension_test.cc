@@ -334,3 +334,129 @@ TEST_F(RouterTest, WatcherReloadsChangedFiles) {
 
 }  // namespace
 }  // namespace habanero::runtime
+
+// ---- the host calls, through the echo module --------------------------------
+
+namespace habanero::runtime {
+namespace {
+
+class HostCallTest : public RuntimeFixture {
+ protected:
+  void SetUp() override {
+    RuntimeFixture::SetUp();
+    auto cfg = configFor("echo", kAll);
+    cfg.settings["greeting"] = "hi";
+    auto ext = load(cfg);
+    ASSERT_TRUE(ext.ok()) << ext.status();
+    echo_ = *ext;
+  }
+  nlohmann::json call(const std::string& sub, const std::string& query) {
+    Response r = echo_->handle(get("/echo" + sub, query));
+    EXPECT_EQ(r.status, 200) << sub << "?" << query << ": " << r.body;
+    return nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  }
+  ExtensionPtr echo_;
+};
+
+TEST_F(HostCallTest, RequestIsReflected) {
+  Request r = get("/echo/x", "q=1");
+  r.method = "POST";
+  r.headers = {{"X-Test", "v1"}, {"x-test", "v2"},
+               {"Content-Type", "application/x-www-form-urlencoded"}};
+  r.body = "a=%C3%A9";
+  auto j = nlohmann::json::parse(echo_->handle(r).body);
+  EXPECT_EQ(j["method"], "POST");
+  EXPECT_EQ(j["path"], "/echo/x");
+  EXPECT_EQ(j["mount"], "/echo");
+  EXPECT_EQ(j["q"], "1");
+  EXPECT_EQ(j["a"], "\xC3\xA9");
+  EXPECT_EQ(j["x_test"], "v1, v2");
+  EXPECT_EQ(j["body_length"], 8);
+
+  r.body = "a=1&a=2";
+  EXPECT_EQ(nlohmann::json::parse(echo_->handle(r).body)["a"], "DUPLICATE");
+  r.headers = {};  // not a form: the form source is empty
+  EXPECT_EQ(nlohmann::json::parse(echo_->handle(r).body)["a"], nullptr);
+}
+
+TEST_F(HostCallTest, KeyValueStoreIsPerExtensionAndAtomic) {
+  EXPECT_EQ(call("/kv", "op=put&key=k&value=v1")["result"], 0);
+  EXPECT_EQ(call("/kv", "op=get&key=k")["value"], "v1");
+  // Stored under the extension's own namespace.
+  auto direct = storage_->get("echo", "k");
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->value_or(""), "v1");
+  EXPECT_EQ(call("/kv", "op=cas&key=k&expected=v0&value=v2")["result"], 6);  // CONFLICT
+  EXPECT_EQ(call("/kv", "op=cas&key=k&expected=v1&value=v2")["result"], 0);
+  EXPECT_EQ(call("/kv", "op=cas&key=new&value=x")["result"], 0);
+  EXPECT_EQ(call("/kv", "op=cas&key=new&value=y")["result"], 6);
+  EXPECT_EQ(call("/kv", "op=take&key=k")["value"], "v2");
+  EXPECT_EQ(call("/kv", "op=take&key=k")["result"], 1);  // NOT_FOUND: taken once
+  EXPECT_EQ(call("/kv", "op=delete&key=new")["result"], 0);
+  EXPECT_EQ(call("/kv", "op=get&key=new")["result"], 1);
+}
+
+TEST_F(HostCallTest, LargeValuesCrossTheBufferProtocol) {
+  std::string big(5000, 'z');  // larger than the SDK's first buffer
+  EXPECT_EQ(call("/kv", "op=put&key=big&value=" + big)["result"], 0);
+  EXPECT_EQ(call("/kv", "op=take&key=big")["value"], big);
+  EXPECT_EQ(call("/kv", "op=get&key=big")["result"], 1);
+}
+
+TEST_F(HostCallTest, CryptoMatchesKnownAnswers) {
+  EXPECT_EQ(call("/crypto", "op=sha256&data=abc")["hex"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2.
+  EXPECT_EQ(call("/crypto", "op=hmac&key=Jefe&data=what%20do%20ya%20want%20for%20nothing%3F")["hex"],
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(call("/crypto", "op=equal&a=x&b=x")["result"], 0);
+  EXPECT_EQ(call("/crypto", "op=equal&a=x&b=y")["result"], 7);
+  auto r1 = call("/crypto", "op=random&n=32")["hex"].get<std::string>();
+  auto r2 = call("/crypto", "op=random&n=32")["hex"].get<std::string>();
+  EXPECT_EQ(r1.size(), 64u);
+  EXPECT_NE(r1, r2);
+}
+
+TEST_F(HostCallTest, JwsIsSignedByTheHostAndVerifies) {
+  auto signed_ = call("/jws", "op=sign&payload=%7B%22sub%22%3A%22a%22%7D&header=%7B%22typ%22%3A%22at%2Bjwt%22%7D");
+  ASSERT_EQ(signed_["result"], 0);
+  std::string jws = signed_["jws"];
+  auto payload = keys_->verify(jws);  // the host's own verification agrees
+  ASSERT_TRUE(payload.ok()) << payload.status();
+  EXPECT_EQ(*payload, R"({"sub":"a"})");
+  EXPECT_EQ(call("/jws", "op=verify&jws=" + jws)["payload"], R"({"sub":"a"})");
+  std::string tampered = jws;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(call("/jws", "op=verify&jws=" + tampered)["result"], 7);
+  EXPECT_EQ(call("/jws", "op=sign&payload=x&header=%5B1%5D")["result"], 4);  // not an object
+}
+
+TEST_F(HostCallTest, ClockSettingsLogAndStdout) {
+  int64_t now = call("/clock", "")["now_ms"];
+  EXPECT_NEAR(static_cast<double>(now), static_cast<double>(SystemClock::instance().nowMs()), 5000);
+  EXPECT_EQ(call("/setting", "name=greeting")["value"], "hi");
+  EXPECT_EQ(call("/setting", "name=absent")["result"], 1);
+  EXPECT_EQ(call("/log", "level=2&msg=careful")["result"], 0);
+  EXPECT_EQ(call("/log", "level=9&msg=x")["result"], 4);
+  EXPECT_EQ(call("/stdout", "")["result"], 0);
+  std::string log = logText();
+  EXPECT_THAT(log, HasSubstr("[echo] careful"));
+  EXPECT_THAT(log, HasSubstr("[echo] stdout: echo: hello from stdout"));
+  EXPECT_THAT(log, HasSubstr("[echo] stderr: echo: hello from stderr"));
+}
+
+TEST_F(HostCallTest, ResponseHeadersAreCheckedAndBodiesCapped) {
+  EXPECT_EQ(call("/header", "name=x-ok&value=1")["result"], 0);
+  EXPECT_EQ(call("/header", "name=x-bad&value=a%0D%0Ab")["result"], 4);
+  EXPECT_EQ(call("/header", "name=bad%20name&value=1")["result"], 4);
+  Response redirect = echo_->handle(get("/echo/redirect", "status=302&url=https%3A%2F%2Fa.example%2F"));
+  EXPECT_EQ(redirect.status, 302);
+  ASSERT_NE(findHeader(redirect.headers, "location"), nullptr);
+  EXPECT_EQ(*findHeader(redirect.headers, "location"), "https://a.example/");
+  Response big = echo_->handle(get("/echo/big", "n=8388608"));
+  EXPECT_LE(big.body.size(), limits::kMaxResponseBytes);
+  EXPECT_THAT(logText(), HasSubstr("result 8"));  // LIMIT_EXCEEDED
+}
+
+}  // namespace
+}  // namespace habanero::runtime
