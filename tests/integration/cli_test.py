@@ -26,7 +26,8 @@ def fetch(url, timeout=10):
 
 def install(ext_dir, module, as_name):
     """Copies module.wasm and its manifest into ext_dir under another name."""
-    manifest = open(os.path.join(WASM, module + ".manifest.toml")).read()
+    with open(os.path.join(WASM, module + ".manifest.toml")) as f:
+        manifest = f.read()
     manifest = manifest.replace('name = "%s"' % module, 'name = "%s"' % as_name)
     with open(os.path.join(ext_dir, as_name + ".manifest.toml.tmp"), "w") as f:
         f.write(manifest)
@@ -77,6 +78,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
 
 def config(data_dir, ext_dir, extensions):
@@ -192,6 +195,8 @@ class CliTest(unittest.TestCase):
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+            proc.stdout.close()
+            proc.stderr.close()
 
 
 if __name__ == "__main__":

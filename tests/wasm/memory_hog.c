@@ -26,11 +26,16 @@ static uint32_t append_str(char *out, uint32_t at, const char *s) {
   return at;
 }
 
+/* Volatile so the compiler cannot prove the blocks unused and delete the
+ * allocations (which would leave an endless loop). */
+static char *volatile last_block;
+
 static void malloc_until_abort(void) {
   for (;;) {
     char *block = malloc(1u << 20);
     if (block == NULL) abort();
     memset(block, 0xAB, 1u << 20);
+    last_block = block;
   }
 }
 
