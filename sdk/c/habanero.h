@@ -123,12 +123,14 @@ habanero_result_t habanero_request_param(int32_t source, const uint8_t *name, ui
 
 /* ---- capability "http": the response ----------------------------------- */
 
-/* Sets the response status (100..599). Default 200.
+/* Sets the response status (200..599; 1xx are not final responses). Default 200.
  * Returns: OK, INVALID_ARGUMENT. */
 HABANERO_IMPORT("response_set_status")
 habanero_result_t habanero_response_set_status(int32_t status);
 
-/* Adds a response header. Names and values must be free of CR, LF and NUL.
+/* Adds a response header. The name must be an HTTP token; the value must not
+ * contain control characters other than HTAB. Framing headers the server sets
+ * itself (Content-Length, Transfer-Encoding, Connection, ...) are ignored.
  * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT, LIMIT_EXCEEDED. */
 HABANERO_IMPORT("response_add_header")
 habanero_result_t habanero_response_add_header(const uint8_t *name, uint32_t name_len,
@@ -150,7 +152,8 @@ habanero_result_t habanero_response_redirect(int32_t status, const uint8_t *url,
 /* Keys are private to the extension (the host prefixes them with its name).
  * ttl_ms <= 0 means no expiry. An expired key behaves as absent. */
 
-/* Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+/* Keys longer than 512 bytes are LIMIT_EXCEEDED.
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, LIMIT_EXCEEDED, UNAVAILABLE. */
 HABANERO_IMPORT("kv_get")
 habanero_result_t habanero_kv_get(const uint8_t *key, uint32_t key_len, uint8_t *out,
                                   uint32_t out_cap, uint32_t *out_len);
@@ -165,7 +168,8 @@ HABANERO_IMPORT("kv_delete")
 habanero_result_t habanero_kv_delete(const uint8_t *key, uint32_t key_len);
 
 /* Atomically reads and deletes a key: of concurrent takers exactly one gets it.
- * On BUFFER_TOO_SMALL the key is left in place.
+ * On BUFFER_TOO_SMALL the key is already taken and its value is held for this
+ * request: calling again with a large enough buffer returns it.
  * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
 HABANERO_IMPORT("kv_take")
 habanero_result_t habanero_kv_take(const uint8_t *key, uint32_t key_len, uint8_t *out,
@@ -183,7 +187,7 @@ habanero_result_t habanero_kv_compare_and_set(const uint8_t *key, uint32_t key_l
 /* ---- capability "crypto" ------------------------------------------------ */
 
 /* Fills out[0..len) from the host's CSPRNG.
- * Returns: OK, INVALID_MEMORY, LIMIT_EXCEEDED (len > 65536). */
+ * Returns: OK, INVALID_MEMORY, LIMIT_EXCEEDED (len > 65536), UNAVAILABLE. */
 HABANERO_IMPORT("crypto_random")
 habanero_result_t habanero_crypto_random(uint8_t *out, uint32_t len);
 
@@ -221,7 +225,7 @@ habanero_result_t habanero_jws_sign(const uint8_t *header_json, uint32_t header_
 /* Verifies a compact JWS against the host's current and retained keys and
  * copies its payload. "alg": "none" and unknown kids never verify.
  * Returns: OK, MISMATCH (bad signature, unknown key, malformed), INVALID_MEMORY,
- *          BUFFER_TOO_SMALL. */
+ *          BUFFER_TOO_SMALL, UNAVAILABLE (the host has no signing keys). */
 HABANERO_IMPORT("jws_verify")
 habanero_result_t habanero_jws_verify(const uint8_t *jws, uint32_t jws_len, uint8_t *out,
                                       uint32_t out_cap, uint32_t *out_len);
@@ -242,7 +246,8 @@ typedef enum {
   HABANERO_LOG_ERROR = 3,
 } habanero_log_level_t;
 
-/* Writes a line to the host log, tagged with the extension's name.
+/* Writes a line to the host log, tagged with the extension's name. At most
+ * 4096 bytes are kept; control characters are escaped as \xNN.
  * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT (unknown level). */
 HABANERO_IMPORT("log")
 habanero_result_t habanero_log(int32_t level, const uint8_t *msg, uint32_t len);

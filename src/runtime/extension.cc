@@ -40,7 +40,7 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
     std::string_view name = nameOf(wasm_exporttype_name(exports.data[i]));
     const wasm_externtype_t* type = wasm_exporttype_type(exports.data[i]);
     wasm_externkind_t kind = wasm_externtype_kind(type);
-    if (name == "habanero_abi_v1") {
+    if (name == "habanero_abi_v1" && kind == WASM_EXTERN_FUNC) {
       abi_v1 = true;
     } else if (name.starts_with("habanero_abi_v")) {
       other_abi = std::string(name.substr(std::string_view("habanero_abi_v").size()));
@@ -73,7 +73,8 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
 
 // Every import must be a granted host call or an allowed WASI function.
 absl::Status checkImports(const wasmtime_module_t* module, const std::string& path,
-                          const std::vector<std::string>& grants) {
+                          const std::vector<std::string>& grants,
+                          const std::vector<std::string>& declared) {
   wasm_importtype_vec_t imports;
   wasmtime_module_imports(module, &imports);
   absl::Status status;
@@ -89,6 +90,10 @@ absl::Status checkImports(const wasmtime_module_t* module, const std::string& pa
         status = absl::PermissionDeniedError(
             strCat(path, ": imports habanero.", fn, " of capability '", *cap,
                          "', which the operator has not granted"));
+      } else if (std::find(declared.begin(), declared.end(), *cap) == declared.end()) {
+        status = absl::PermissionDeniedError(
+            strCat(path, ": imports habanero.", fn, " of capability '", *cap,
+                   "', which its manifest does not declare"));
       }
     } else if (mod == kWasiModule) {
       if (!isAllowedWasiImport(fn)) {
@@ -180,7 +185,7 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
 
   ASSIGN_OR_RETURN(ext->module_, engine.compile(bytes, module_path));
   RETURN_IF_ERROR(checkExports(ext->module_.get(), module_path));
-  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, config.grants));
+  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, config.grants, m.capabilities));
 
   wasmtime_instance_pre_t* pre = nullptr;
   ErrorPtr err(wasmtime_linker_instantiate_pre(engine.linker(), ext->module_.get(), &pre));

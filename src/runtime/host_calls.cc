@@ -90,8 +90,31 @@ std::string_view trimLeft(std::string_view s) {
   return s;
 }
 
+// Header values: visible ASCII, obs-text and HTAB/space; no other controls.
 bool validHeaderText(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  });
+}
+
+// A guest's text as one log line: control characters become \xNN, so a guest
+// cannot forge lines that look like another extension's.
+std::string logSafe(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 bool validHeaderName(std::string_view s) {
@@ -180,7 +203,7 @@ Result requestParam(HostState& st, const GuestMemory& mem, const Raw* a) {
 
 Result responseSetStatus(HostState& st, const GuestMemory&, const Raw* a) {
   int32_t status = a[0].i32;
-  if (status < 100 || status > 599) return HABANERO_INVALID_ARGUMENT;
+  if (status < 200 || status > 599) return HABANERO_INVALID_ARGUMENT;
   st.response.status = status;
   return HABANERO_OK;
 }
@@ -278,28 +301,23 @@ Result kvTake(HostState& st, const GuestMemory& mem, const Raw* a) {
   uint32_t out = u32(a[2]), cap = u32(a[3]), out_len = u32(a[4]);
   if (!key || !outBufferValid(mem, out, cap, out_len)) return HABANERO_INVALID_MEMORY;
   if (key->size() > limits::kMaxKeyBytes) return HABANERO_NOT_FOUND;
-  // A take must not be lost to a small buffer: peek first, and only take when
-  // the value fits. Should the value change in between, the take below still
-  // gives exactly-once semantics; a value grown past `cap` is put back.
-  auto peek = st.services->storage->get(st.extension, *key);
-  if (!peek.ok()) {
-    logUnavailable(st, "kv_take", peek.status());
-    return HABANERO_UNAVAILABLE;
+  // A value taken earlier in this request but too big for the guest's buffer
+  // is held here, so the retry receives it: nothing is lost, nothing races.
+  auto held = st.held_takes.find(std::string(*key));
+  if (held != st.held_takes.end()) {
+    Result r = writeOut(mem, out, cap, out_len, held->second);
+    if (r == HABANERO_OK) st.held_takes.erase(held);
+    return r;
   }
-  if (!peek->has_value()) return HABANERO_NOT_FOUND;
-  if ((*peek)->size() > cap) return writeOut(mem, out, cap, out_len, **peek);
   auto taken = st.services->storage->take(st.extension, *key);
   if (!taken.ok()) {
     logUnavailable(st, "kv_take", taken.status());
     return HABANERO_UNAVAILABLE;
   }
   if (!taken->has_value()) return HABANERO_NOT_FOUND;
-  if ((*taken)->size() > cap) {
-    // Lost the race to a larger write: restore it (without its TTL, which the
-    // storage interface does not report) and let the guest retry.
-    (void)st.services->storage->compareAndSet(st.extension, *key, std::nullopt, **taken, 0);
-  }
-  return writeOut(mem, out, cap, out_len, **taken);
+  Result r = writeOut(mem, out, cap, out_len, **taken);
+  if (r == HABANERO_BUFFER_TOO_SMALL) st.held_takes.emplace(std::string(*key), std::move(**taken));
+  return r;
 }
 
 Result kvCompareAndSet(HostState& st, const GuestMemory& mem, const Raw* a) {
@@ -400,8 +418,7 @@ Result log(HostState& st, const GuestMemory& mem, const Raw* a) {
     case HABANERO_LOG_ERROR: level = spdlog::level::err; break;
     default: return HABANERO_INVALID_ARGUMENT;
   }
-  std::string_view text = msg->substr(0, limits::kMaxLogLineBytes);
-  spdlog::log(level, "[{}] {}", st.extension, text);
+  spdlog::log(level, "[{}] {}", st.extension, logSafe(msg->substr(0, limits::kMaxLogLineBytes)));
   return HABANERO_OK;
 }
 
@@ -476,15 +493,15 @@ void HostState::appendOutput(int stream, std::string_view bytes) {
   size_t start = 0, nl;
   while ((nl = buf.find('\n', start)) != std::string::npos) {
     std::string_view line(buf.data() + start, nl - start);
-    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, line);
-    else spdlog::warn("[{}] stderr: {}", extension, line);
+    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, logSafe(line));
+    else spdlog::warn("[{}] stderr: {}", extension, logSafe(line));
     start = nl + 1;
   }
   buf.erase(0, start);
   if (buf.size() > limits::kMaxLogLineBytes) {  // an endless line: log it in pieces
     std::string_view piece(buf.data(), limits::kMaxLogLineBytes);
-    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, piece);
-    else spdlog::warn("[{}] stderr: {}", extension, piece);
+    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, logSafe(piece));
+    else spdlog::warn("[{}] stderr: {}", extension, logSafe(piece));
     buf.erase(0, limits::kMaxLogLineBytes);
   }
 }

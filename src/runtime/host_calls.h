@@ -50,6 +50,10 @@ struct HostState {
   std::optional<absl::StatusOr<http::Params>> query;
   std::optional<absl::StatusOr<http::Params>> form;
 
+  // Values kv_take removed from storage that did not fit the guest's buffer,
+  // by key, until the guest calls again with a larger one.
+  std::map<std::string, std::string> held_takes;
+
   // Partial lines the guest wrote to stdout (0) and stderr (1).
   std::string output[2];
   // Writes any partial output lines to the log. Called when the request ends.

@@ -121,6 +121,9 @@ absl::Status App::start() {
 }
 
 void App::reload() {
+  // Keys first: a rotation done by `habanero keys rotate` takes effect here.
+  absl::Status keys = parts_->keys->reload();
+  if (!keys.ok()) spdlog::error("reload: signing keys: {}", sv(keys.message()));
   runtime::ReloadReport r = parts_->router->reload();
   spdlog::info("reload: {} reloaded, {} unchanged, {} failed", r.loaded, r.reused, r.failed);
 }

@@ -33,7 +33,7 @@ class App {
 
   // Binds and serves; returns once ready.
   absl::Status start();
-  // Re-reads extension files (configuration stays as it was).
+  // Re-reads signing keys and extension files (configuration stays as it was).
   void reload();
   // Graceful stop; returns when every in-flight request has finished or the
   // grace period is over.

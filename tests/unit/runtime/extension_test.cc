@@ -138,6 +138,13 @@ TEST_F(ExtensionTest, UngrantedImportIsRefusedNamingIt) {
   EXPECT_THAT(ext.status().message(), HasSubstr("not granted"));
 }
 
+TEST_F(ExtensionTest, ImportOfAnUndeclaredCapabilityIsRefusedEvenIfGranted) {
+  auto ext = load(configFor("ungranted_import", {"http", "kv"}));
+  ASSERT_FALSE(ext.ok());
+  EXPECT_THAT(ext.status().message(), HasSubstr("habanero.kv_get"));
+  EXPECT_THAT(ext.status().message(), HasSubstr("manifest does not declare"));
+}
+
 TEST_F(ExtensionTest, UngrantedManifestCapabilityIsRefused) {
   auto ext = load(configFor("hello", {"http", "log"}));
   ASSERT_FALSE(ext.ok());
@@ -226,8 +233,8 @@ TEST_F(ExtensionTest, CorruptCacheEntryIsReplacedNotTrusted) {
 }
 
 TEST_F(ExtensionTest, NoStateSurvivesBetweenRequests) {
-  // hostcall answers with the request method; a fresh instance each time
-  // means its globals start over (checked by the module, see hostcall.c).
+  // hostcall answers with the request method; the same extension serves
+  // different requests correctly one after another, each in a new instance.
   auto ext = load(configFor("hostcall", {"http"}));
   ASSERT_TRUE(ext.ok()) << ext.status();
   Request post = get("/hostcall");
@@ -438,6 +445,8 @@ TEST_F(HostCallTest, ClockSettingsLogAndStdout) {
   EXPECT_EQ(call("/setting", "name=absent")["result"], 1);
   EXPECT_EQ(call("/log", "level=2&msg=careful")["result"], 0);
   EXPECT_EQ(call("/log", "level=9&msg=x")["result"], 4);
+  EXPECT_EQ(call("/log", "level=1&msg=a%0A%5Bother%5D%20forged")["result"], 0);
+  EXPECT_THAT(logText(), HasSubstr("[echo] a\\x0a[other] forged"));
   EXPECT_EQ(call("/stdout", "")["result"], 0);
   std::string log = logText();
   EXPECT_THAT(log, HasSubstr("[echo] careful"));
