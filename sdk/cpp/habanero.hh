@@ -195,8 +195,8 @@ inline Result setStatus(int32_t status) {
   return detail::toResult(habanero_response_set_status(status));
 }
 
-// Adds a header; name and value must be free of CR, LF and NUL. Headers must come
-// before the first write(). Returns Ok, InvalidArgument, LimitExceeded or BadState.
+// Adds a header: the name an HTTP token, the value free of control characters
+// other than HTAB. Returns Ok, InvalidArgument or LimitExceeded.
 inline Result addHeader(std::string_view name, std::string_view value) {
   return detail::toResult(habanero_response_add_header(
       detail::bytes(name), detail::size32(name), detail::bytes(value), detail::size32(value)));
@@ -207,7 +207,8 @@ inline Result write(std::string_view data) {
   return detail::toResult(habanero_response_write(detail::bytes(data), detail::size32(data)));
 }
 
-// Sets status (301, 302, 303, 307, 308) and Location. Returns Ok or InvalidArgument.
+// Sets status (301, 302, 303, 307, 308) and Location. Returns Ok, InvalidArgument or
+// LimitExceeded.
 inline Result redirect(int32_t status, std::string_view url) {
   return detail::toResult(
       habanero_response_redirect(status, detail::bytes(url), detail::size32(url)));
@@ -224,7 +225,7 @@ inline Result respond(int32_t status, std::string_view contentType, std::string_
 // ---- capability "kv": the extension's own store ---------------------------------------
 // Keys are private to the extension. ttlMs <= 0 means no expiry.
 
-// Returns Ok, NotFound or Unavailable.
+// Returns Ok, NotFound, LimitExceeded (key over 512 bytes) or Unavailable.
 inline Result kvGet(std::string_view key, std::string& out) {
   return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
     return habanero_kv_get(detail::bytes(key), detail::size32(key), p, cap, len);
@@ -264,7 +265,8 @@ inline Result kvCompareAndSet(std::string_view key, std::optional<std::string_vi
 
 using Digest = std::array<uint8_t, 32>;
 
-// Fills `out` from the host's CSPRNG. Returns Ok or LimitExceeded (more than 65536).
+// Fills `out` from the host's CSPRNG. Returns Ok, LimitExceeded (more than 65536) or
+// Unavailable.
 inline Result randomFill(std::span<uint8_t> out) {
   return detail::toResult(habanero_crypto_random(out.data(), static_cast<uint32_t>(out.size())));
 }
@@ -331,7 +333,7 @@ inline Result jwsSign(std::string_view headerJson, std::string_view payload, std
 }
 
 // Verifies a compact JWS and copies its payload. Returns Ok or Mismatch (bad signature,
-// unknown key, "alg": "none", malformed).
+// unknown key, "alg": "none", malformed) or Unavailable (no signing keys).
 inline Result jwsVerify(std::string_view jws, std::string& payload) {
   return detail::readGrowing(payload, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
     return habanero_jws_verify(detail::bytes(jws), detail::size32(jws), p, cap, len);
