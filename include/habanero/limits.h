@@ -22,6 +22,14 @@ inline constexpr uint64_t kMemoryBytes = 64ull << 20;       // linear memory
 inline constexpr uint32_t kTableElements = 10'000;
 inline constexpr size_t kMaxWasmStack = 512 * 1024;
 inline constexpr uint32_t kPoolTotalInstances = 256;        // pooling allocator slots (engine-wide)
+// Per pool slot, memory kept resident between requests (reset by memset, not
+// madvise): saves a page fault per touched page and a madvise per request.
+// Costs at most kPoolTotalInstances x this in RSS (only slots ever used).
+inline constexpr size_t kKeepResidentMemoryBytes = 1 << 20;
+inline constexpr size_t kKeepResidentTableBytes = 4096;
+// Decommit every freed slot at once (Wasmtime's default of 1): batching saves a
+// syscall but lets memory a hostile guest touched linger in RSS until a batch fills.
+inline constexpr size_t kDecommitBatchSize = 1;
 inline constexpr size_t kMaxResponseBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxResponseHeaders = 64;
 inline constexpr size_t kMaxLogLineBytes = 4096;
@@ -30,5 +38,19 @@ inline constexpr size_t kMaxLogLineBytes = 4096;
 inline constexpr size_t kMaxKeyBytes = 512;
 inline constexpr size_t kMaxValueBytes = 256 * 1024;
 inline constexpr size_t kMaxRandomBytes = 64 * 1024;
+
+// Browser sessions and login attempts (design 0001; src/auth/sessions.h). Not yet
+// configuration keys.
+inline constexpr int64_t kSessionTtlMs = 12LL * 3600 * 1000;     // absolute, from login
+inline constexpr int64_t kLoginAttemptTtlMs = 10LL * 60 * 1000;  // /authorize -> login done
+inline constexpr size_t kMaxReturnToBytes = 4096;                // session_require_login
+inline constexpr size_t kMaxLoginHintBytes = 512;
+inline constexpr size_t kMaxAmrValues = 16;                      // login_complete
+inline constexpr size_t kMaxAmrValueBytes = 64;
+
+// Host records (src/auth/).
+inline constexpr size_t kMaxPasswordBytes = 1024;      // longer never verifies
+inline constexpr size_t kMaxClientSecretBytes = 1024;
+inline constexpr size_t kMaxListRecords = 1'000'000;   // CLI listings
 
 }  // namespace habanero::limits

@@ -52,6 +52,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opti
   wasmtime_pooling_allocation_config_max_tables_per_module_set(pool, 1);
   wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_memory_bytes);
   wasmtime_pooling_allocation_config_table_elements_set(pool, options.max_table_elements);
+  // Profiled (docs/performance.md): per-request madvise and page faults on
+  // freshly decommitted pages dominated small requests.
+  wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(
+      pool, limits::kKeepResidentMemoryBytes);
+  wasmtime_pooling_allocation_config_table_keep_resident_set(pool, limits::kKeepResidentTableBytes);
+  wasmtime_pooling_allocation_config_decommit_batch_size_set(pool, limits::kDecommitBatchSize);
   wasmtime_pooling_allocation_strategy_set(config, pool);
   wasmtime_pooling_allocation_config_delete(pool);
 

@@ -1,0 +1,404 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace habanero::server {
+namespace {
+
+// Every field as text, so two configs compare with one EXPECT_EQ.
+std::string describe(const Config& c) {
+  std::ostringstream out;
+  const auto& s = c.server;
+  out << "server " << s.listen << " " << s.issuer << " " << s.data_dir << " " << s.threads << " "
+      << s.max_header_bytes << " " << s.max_body_bytes << " " << s.read_timeout_ms << " "
+      << s.idle_timeout_ms << " " << s.shutdown_grace_ms << " " << s.tls_cert << " " << s.tls_key
+      << "\n";
+  const auto& r = c.runtime;
+  out << "runtime " << r.extension_dir << " " << r.epoch_tick_ms << " " << r.module_cache << " "
+      << r.watch_interval_ms << " " << r.pool_instances << "\n";
+  out << "store " << c.store.backend << " " << c.store.path << " " << c.store.synchronous << "\n";
+  out << "log " << c.log.level << "\n";
+  for (const auto& e : c.extensions) {
+    out << "ext " << e.name << " " << e.module << " " << e.mount << " [";
+    for (const auto& g : e.grants) out << g << ",";
+    out << "] " << e.memory_bytes << " " << e.table_elements << " " << e.deadline_ms << " {";
+    for (const auto& [k, v] : e.settings) out << k << "=" << v << ",";
+    out << "}\n";
+  }
+  return out.str();
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  // Writes `text` to a fresh file and returns its path.
+  std::string writeFile(const std::string& text) {
+    std::string path = ::testing::TempDir() + "habanero_config_test_" + std::to_string(getpid()) +
+                       "_" + std::to_string(files_.size()) + ".toml";
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+
+  void TearDown() override {
+    for (const auto& f : files_) unlink(f.c_str());
+  }
+
+  // loadConfig on `text`; expects an error and returns its message.
+  std::string loadError(const std::string& text, std::vector<const char*> env = {}) {
+    std::string path = writeFile(text);
+    env.push_back(nullptr);
+    auto config = loadConfig(path, env.data());
+    EXPECT_FALSE(config.ok()) << text;
+    if (config.ok()) return "";
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(config.status().message());
+  }
+
+  std::vector<std::string> files_;
+};
+
+TEST_F(ConfigTest, Defaults) {
+  Config c = defaultConfig();
+  EXPECT_EQ(c.server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c.server.max_header_bytes, limits::kMaxHeaderBytes);
+  EXPECT_EQ(c.server.read_timeout_ms, limits::kReadTimeoutMs);
+  EXPECT_EQ(c.runtime.epoch_tick_ms, limits::kEpochTickMs);
+  EXPECT_TRUE(c.runtime.module_cache);
+  EXPECT_EQ(c.store.backend, "sqlite");
+  EXPECT_EQ(c.log.level, "info");
+  ASSERT_EQ(c.extensions.size(), 1u);
+  const ExtensionConfig& hello = c.extensions[0];
+  EXPECT_EQ(hello.name, "hello");
+  EXPECT_EQ(hello.module, "hello.wasm");
+  EXPECT_EQ(hello.mount, "/hello");
+  EXPECT_EQ(hello.grants,
+            (std::vector<std::string>{"http", "log", "kv", "clock", "settings", "crypto"}));
+  EXPECT_EQ(hello.memory_bytes, limits::kMemoryBytes);
+  EXPECT_EQ(hello.settings.at("greeting"), "Hello");
+  EXPECT_TRUE(validateConfig(c).ok()) << validateConfig(c);
+}
+
+TEST_F(ConfigTest, EmptyPathAndNullEnvGiveDefaults) {
+  auto c = loadConfig("", nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(describe(*c), describe(defaultConfig()));
+}
+
+TEST_F(ConfigTest, ExampleFileIsExactlyTheDefaults) {
+  auto c = loadConfig(std::string(HABANERO_SOURCE_DIR) + "/docs/habanero.example.toml", nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(describe(*c), describe(defaultConfig()));
+}
+
+TEST_F(ConfigTest, ParsesFile) {
+  std::string path = writeFile(R"(
+[server]
+listen = "0.0.0.0:9000"
+threads = 4
+max_body_bytes = 2048
+tls_cert = "c.pem"
+tls_key = "k.pem"
+
+[runtime]
+module_cache = false
+epoch_tick_ms = 10
+
+[store]
+synchronous = "normal"
+
+[log]
+level = "debug"
+
+[[extensions]]
+name = "oauth2"
+module = "/opt/oauth2.wasm"
+mount = "/oauth2"
+grants = ["http", "kv", "keys"]
+memory_mb = 128
+deadline_ms = 250
+
+[extensions.settings]
+title = "Sign in"
+max_attempts = 5
+remember = true
+ratio = 0.5
+whole = 2.0
+
+[[extensions]]
+name = "root"
+module = "root.wasm"
+mount = "/"
+)");
+  auto c = loadConfig(path, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->server.threads, 4u);
+  EXPECT_EQ(c->server.max_body_bytes, 2048u);
+  EXPECT_EQ(c->server.max_header_bytes, limits::kMaxHeaderBytes);  // untouched default
+  EXPECT_FALSE(c->runtime.module_cache);
+  EXPECT_EQ(c->runtime.epoch_tick_ms, 10u);
+  EXPECT_EQ(c->store.synchronous, "normal");
+  EXPECT_EQ(c->log.level, "debug");
+  ASSERT_EQ(c->extensions.size(), 2u);  // the file's set replaces the default one
+  const auto& e = c->extensions[0];
+  EXPECT_EQ(e.name, "oauth2");
+  EXPECT_EQ(e.grants, (std::vector<std::string>{"http", "kv", "keys"}));
+  EXPECT_EQ(e.memory_bytes, 128ull << 20);
+  EXPECT_EQ(e.deadline_ms, 250u);
+  EXPECT_EQ(e.table_elements, limits::kTableElements);
+  EXPECT_EQ(e.settings.at("title"), "Sign in");
+  EXPECT_EQ(e.settings.at("max_attempts"), "5");
+  EXPECT_EQ(e.settings.at("remember"), "true");
+  EXPECT_EQ(e.settings.at("ratio"), "0.5");
+  EXPECT_EQ(e.settings.at("whole"), "2.0");
+  EXPECT_TRUE(c->extensions[1].grants.empty());
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+}
+
+TEST_F(ConfigTest, EmptyExtensionsArrayMeansNone) {
+  auto c = loadConfig(writeFile("extensions = []\n"), nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->extensions.empty());
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesFile) {
+  std::string path = writeFile("[server]\nlisten = \"127.0.0.1:1\"\nthreads = 2\n");
+  const char* env[] = {"PATH=/usr/bin",
+                       "HABANERO_SERVER_LISTEN=0.0.0.0:9000",
+                       "HABANERO_SERVER_MAX_BODY_BYTES=4096",
+                       "HABANERO_RUNTIME_EPOCH_TICK_MS=10",
+                       "HABANERO_RUNTIME_MODULE_CACHE=false",
+                       "HABANERO_STORE_PATH=/var/lib/h.db",
+                       "HABANERO_LOG_LEVEL=warn",
+                       "HABANERO_CACHE_DIR=/tmp/not-config",  // not a config section: ignored
+                       nullptr};
+  auto c = loadConfig(path, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->server.threads, 2u);  // from the file
+  EXPECT_EQ(c->server.max_body_bytes, 4096u);
+  EXPECT_EQ(c->runtime.epoch_tick_ms, 10u);
+  EXPECT_FALSE(c->runtime.module_cache);
+  EXPECT_EQ(c->store.path, "/var/lib/h.db");
+  EXPECT_EQ(c->log.level, "warn");
+}
+
+TEST_F(ConfigTest, EnvironmentWithoutFile) {
+  const char* env[] = {"HABANERO_SERVER_THREADS=3", nullptr};
+  auto c = loadConfig("", env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.threads, 3u);
+}
+
+TEST_F(ConfigTest, EnvironmentErrorsNameTheVariable) {
+  struct Case {
+    const char* entry;
+    const char* expected;
+  };
+  for (const Case& tc : {
+           Case{"HABANERO_SERVER_THREADS=many", "HABANERO_SERVER_THREADS: server.threads:"},
+           Case{"HABANERO_SERVER_THREADS=-1", "HABANERO_SERVER_THREADS"},
+           Case{"HABANERO_SERVER_THREADS=4294967296", "at most 4294967295"},
+           Case{"HABANERO_RUNTIME_MODULE_CACHE=maybe",
+                "HABANERO_RUNTIME_MODULE_CACHE: runtime.module_cache"},
+           Case{"HABANERO_SERVER_LISTN=x", "HABANERO_SERVER_LISTN: unknown"},
+           Case{"HABANERO_SERVER_listen=x", "HABANERO_SERVER_listen"},
+       }) {
+    const char* env[] = {tc.entry, nullptr};
+    auto c = loadConfig("", env);
+    ASSERT_FALSE(c.ok()) << tc.entry;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(tc.expected), std::string::npos)
+        << tc.entry << " -> " << c.status();
+  }
+}
+
+TEST_F(ConfigTest, ParseErrorNamesFileLineAndColumn) {
+  std::string path = writeFile("[server]\nlisten = \"unterminated\n");
+  auto c = loadConfig(path, nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message().find(path + ":2:"), 0u) << c.status();
+}
+
+TEST_F(ConfigTest, TypeErrorsNameFileLineAndKey) {
+  std::string message = loadError("[server]\n\nthreads = \"four\"\n");
+  EXPECT_NE(message.find(":3:11: server.threads: expected an integer, got a string"),
+            std::string::npos)
+      << message;
+
+  message = loadError("[runtime]\nmodule_cache = 1\n");
+  EXPECT_NE(message.find(":2:16: runtime.module_cache: expected a boolean"), std::string::npos)
+      << message;
+
+  message = loadError("[server]\nlisten = 8080\n");
+  EXPECT_NE(message.find(":2:10: server.listen: expected a string, got an integer"),
+            std::string::npos)
+      << message;
+
+  message = loadError("[server]\nread_timeout_ms = -5\n");
+  EXPECT_NE(message.find("server.read_timeout_ms: expected a non-negative integer"),
+            std::string::npos)
+      << message;
+
+  message = loadError("[server]\nthreads = 5000000000\n");
+  EXPECT_NE(message.find("server.threads: must be at most 4294967295"), std::string::npos)
+      << message;
+
+  message = loadError("[server]\nmax_body_bytes = 1.5\n");
+  EXPECT_NE(message.find("server.max_body_bytes: expected an integer, got a float"),
+            std::string::npos)
+      << message;
+
+  message = loadError("server = 3\n");
+  EXPECT_NE(message.find(":1:10: server: expected a table"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, UnknownKeysAreRejected) {
+  std::string message = loadError("[server]\nlisten = \"127.0.0.1:1\"\nthread = 4\n");
+  EXPECT_NE(message.find(":3:1: server.thread: unknown key"), std::string::npos) << message;
+
+  message = loadError("[servre]\nlisten = \"x\"\n");
+  EXPECT_NE(message.find("servre: unknown key"), std::string::npos) << message;
+
+  message = loadError("top = 1\n");
+  EXPECT_NE(message.find(":1:1: top: unknown key"), std::string::npos) << message;
+
+  message = loadError("[server.tls]\ncert = \"x\"\n");
+  EXPECT_NE(message.find("server.tls: unknown key"), std::string::npos) << message;
+
+  message =
+      loadError("[[extensions]]\nname = \"a\"\nmodule = \"a.wasm\"\nmount = \"/a\"\nmemory = 3\n");
+  EXPECT_NE(message.find(":5:1: extensions[0].memory: unknown key"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, ExtensionErrors) {
+  std::string message = loadError("[[extensions]]\nname = \"a\"\nmount = \"/a\"\n");
+  EXPECT_NE(message.find("extensions[0].module: required key missing"), std::string::npos)
+      << message;
+
+  message = loadError(
+      "[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\ngrants = [\"kv\", 3]\n");
+  EXPECT_NE(message.find(":5:17: extensions[0].grants[1]: expected a string, got an integer"),
+            std::string::npos)
+      << message;
+
+  message =
+      loadError("[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\nmemory_mb = 0\n");
+  EXPECT_NE(message.find("extensions[0].memory_mb: must be between 1 and 4096"), std::string::npos)
+      << message;
+
+  message = loadError(
+      "[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\n[extensions.settings]\nnested "
+      "= { x = 1 }\n");
+  EXPECT_NE(
+      message.find("extensions[0].settings.nested: expected a string, integer, float or boolean"),
+      std::string::npos)
+      << message;
+
+  message = loadError("[extensions]\nname = \"a\"\n");
+  EXPECT_NE(message.find("extensions: expected an array of tables"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, MissingFileIsNotFound) {
+  auto c = loadConfig("/nonexistent/habanero.toml", nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(c.status().message().find("/nonexistent/habanero.toml"), std::string::npos);
+}
+
+// validateConfig: each case breaks one rule of a valid config and expects the
+// message to name the key.
+TEST_F(ConfigTest, ValidateRejectsBrokenRules) {
+  struct Case {
+    const char* name;
+    void (*breakIt)(Config&);
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"listen", [](Config& c) { c.server.listen = "localhost"; }, "server.listen"},
+      {"listen port", [](Config& c) { c.server.listen = "localhost:99999"; }, "server.listen"},
+      {"issuer", [](Config& c) { c.server.issuer = "ftp://x"; }, "server.issuer"},
+      {"header size", [](Config& c) { c.server.max_header_bytes = 0; }, "server.max_header_bytes"},
+      {"body size", [](Config& c) { c.server.max_body_bytes = 0; }, "server.max_body_bytes"},
+      {"read timeout", [](Config& c) { c.server.read_timeout_ms = 0; }, "server.read_timeout_ms"},
+      {"tls half", [](Config& c) { c.server.tls_cert = "c.pem"; }, "server.tls_cert"},
+      {"epoch", [](Config& c) { c.runtime.epoch_tick_ms = 0; }, "runtime.epoch_tick_ms"},
+      {"backend", [](Config& c) { c.store.backend = "mysql"; }, "store.backend"},
+      {"sync", [](Config& c) { c.store.synchronous = "off"; }, "store.synchronous"},
+      {"level", [](Config& c) { c.log.level = "verbose"; }, "log.level"},
+      {"name chars", [](Config& c) { c.extensions[0].name = "Hello"; }, "extensions[0].name"},
+      {"name empty", [](Config& c) { c.extensions[0].name = ""; }, "extensions[0].name"},
+      {"name dup",
+       [](Config& c) {
+         c.extensions.push_back(c.extensions[0]);
+         c.extensions[1].mount = "/other";
+       },
+       "extensions[1].name"},
+      {"mount dup",
+       [](Config& c) {
+         c.extensions.push_back(c.extensions[0]);
+         c.extensions[1].name = "other";
+       },
+       "extensions[1].mount"},
+      {"mount slash", [](Config& c) { c.extensions[0].mount = "hello"; }, "extensions[0].mount"},
+      {"mount trailing", [](Config& c) { c.extensions[0].mount = "/hello/"; },
+       "extensions[0].mount"},
+      {"mount dotdot", [](Config& c) { c.extensions[0].mount = "/a/../b"; }, "extensions[0].mount"},
+      {"mount empty seg", [](Config& c) { c.extensions[0].mount = "/a//b"; },
+       "extensions[0].mount"},
+      {"mount query", [](Config& c) { c.extensions[0].mount = "/a?b"; }, "extensions[0].mount"},
+      {"mount healthz", [](Config& c) { c.extensions[0].mount = "/healthz"; },
+       "extensions[0].mount"},
+      {"grant", [](Config& c) { c.extensions[0].grants.push_back("root"); },
+       "unknown grant \"root\""},
+      {"grant dup", [](Config& c) { c.extensions[0].grants.push_back("kv"); },
+       "\"kv\" is listed twice"},
+      {"module", [](Config& c) { c.extensions[0].module = ""; }, "extensions[0].module"},
+      {"memory", [](Config& c) { c.extensions[0].memory_bytes = 0; }, "extensions[0].memory_mb"},
+      {"deadline", [](Config& c) { c.extensions[0].deadline_ms = 0; }, "extensions[0].deadline_ms"},
+  };
+  for (const Case& tc : cases) {
+    Config c = defaultConfig();
+    tc.breakIt(c);
+    absl::Status status = validateConfig(c);
+    ASSERT_FALSE(status.ok()) << tc.name;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << tc.name;
+    EXPECT_NE(status.message().find(tc.expected), std::string::npos) << tc.name << ": " << status;
+  }
+}
+
+TEST_F(ConfigTest, ValidateAcceptsEdgeCases) {
+  Config c = defaultConfig();
+  c.server.listen = "[::1]:0";
+  c.server.tls_cert = "c.pem";
+  c.server.tls_key = "k.pem";
+  c.server.issuer = "https://auth.example.com/tenant";
+  c.extensions[0].mount = "/";
+  c.extensions[0].grants.push_back("keys");
+  ExtensionConfig nested = c.extensions[0];
+  nested.name = "nested_2-x";
+  nested.mount = "/a/b.c/~d";
+  c.extensions.push_back(nested);
+  EXPECT_TRUE(validateConfig(c).ok()) << validateConfig(c);
+  c.extensions.clear();
+  EXPECT_TRUE(validateConfig(c).ok());
+}
+
+TEST_F(ConfigTest, ValidateReportsEveryProblem) {
+  Config c = defaultConfig();
+  c.log.level = "loud";
+  c.store.backend = "x";
+  absl::Status status = validateConfig(c);
+  EXPECT_NE(status.message().find("log.level"), std::string::npos);
+  EXPECT_NE(status.message().find("store.backend"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace habanero::server
