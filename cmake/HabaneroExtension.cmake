@@ -15,6 +15,9 @@
 #                      habanero_abi_v1 (for test modules that the host must refuse).
 #   STACK_SIZE <n>     shadow-stack bytes (default 65536). The stack sits below the data,
 #                      so overflowing it traps instead of corrupting memory.
+#   NLOHMANN_JSON      make <nlohmann/json.hpp> (the system's, header-only) includable, built
+#                      with JSON_NOEXCEPTION: use the non-throwing parse overload and check
+#                      types before get<>(), since a would-be throw aborts (a trap).
 #
 # Every module: -O2, include dirs sdk/c and sdk/cpp, reactor exec model (exports
 # _initialize; the host calls it before habanero_on_request), names stripped.
@@ -25,7 +28,7 @@ get_filename_component(_HABANERO_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/../sdk" ABSO
 set(_HABANERO_SDK_DIR "${_HABANERO_SDK_DIR}" CACHE INTERNAL "")
 
 function(habanero_add_extension)
-  cmake_parse_arguments(PARSE_ARGV 0 EXT "NO_ABI_EXPORT" "NAME;MANIFEST;STACK_SIZE" "SOURCES")
+  cmake_parse_arguments(PARSE_ARGV 0 EXT "NO_ABI_EXPORT;NLOHMANN_JSON" "NAME;MANIFEST;STACK_SIZE" "SOURCES")
   if(EXT_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "habanero_add_extension: unexpected arguments: ${EXT_UNPARSED_ARGUMENTS}")
   endif()
@@ -68,6 +71,19 @@ function(habanero_add_extension)
   add_executable(${target} ${sources})
   target_include_directories(${target} PRIVATE "${_HABANERO_SDK_DIR}/c" "${_HABANERO_SDK_DIR}/cpp")
   target_compile_options(${target} PRIVATE -O2 -Wall -Wextra -Wno-unused-parameter)
+  if(EXT_NLOHMANN_JSON)
+    # Guests compile with -nostdlibinc, so /usr/include itself must not be added (glibc's
+    # headers would leak in); a directory holding only a link to the json headers is.
+    set(json_dir "${CMAKE_BINARY_DIR}/nlohmann_json_include")
+    if(NOT EXISTS "/usr/include/nlohmann/json.hpp")
+      message(FATAL_ERROR "habanero_add_extension(${EXT_NAME}): /usr/include/nlohmann/json.hpp "
+                          "is missing; install nlohmann-json3-dev")
+    endif()
+    file(MAKE_DIRECTORY "${json_dir}")
+    file(CREATE_LINK "/usr/include/nlohmann" "${json_dir}/nlohmann" SYMBOLIC)
+    target_include_directories(${target} SYSTEM PRIVATE "${json_dir}")
+    target_compile_definitions(${target} PRIVATE JSON_NOEXCEPTION)
+  endif()
   target_link_options(${target} PRIVATE
     -mexec-model=reactor
     -Wl,--strip-all

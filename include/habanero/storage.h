@@ -13,17 +13,27 @@
 //
 //   SqliteStorage::open(dir / "habanero.db", clock) -> StatusOr<StoragePtr>
 //   store->put("hello", "visits", "1", /*ttl_ms=*/0);
+//   ASSIGN_OR_RETURN(std::vector<KeyValue> all, store->list("_host/clients", 1000));
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "habanero/status.h"
 
 namespace habanero {
+
+// One record as list() returns it.
+struct KeyValue {
+  std::string key;
+  std::string value;
+  bool operator==(const KeyValue&) const = default;
+};
 
 class Storage {
  public:
@@ -52,6 +62,12 @@ class Storage {
   virtual absl::StatusOr<bool> compareAndSet(std::string_view ns, std::string_view key,
                                              std::optional<std::string_view> expected,
                                              std::string_view value, int64_t ttl_ms) = 0;
+
+  // Up to `limit` live (unexpired) records of namespace `ns`, ordered by key
+  // (bytewise), for listings such as `habanero client list`. Not for request
+  // paths: it reads the whole namespace up to `limit`. Empty for an unknown
+  // namespace or limit 0. One consistent snapshot of the namespace.
+  virtual absl::StatusOr<std::vector<KeyValue>> list(std::string_view ns, size_t limit) = 0;
 };
 
 using StoragePtr = std::unique_ptr<Storage>;

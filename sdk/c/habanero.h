@@ -230,6 +230,12 @@ HABANERO_IMPORT("jws_verify")
 habanero_result_t habanero_jws_verify(const uint8_t *jws, uint32_t jws_len, uint8_t *out,
                                       uint32_t out_cap, uint32_t *out_len);
 
+/* Writes the host's public signing keys (active first, then retained ones) as a
+ * JWKS JSON document.
+ * Returns: OK, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("jwks_get")
+habanero_result_t habanero_jwks_get(uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
 /* ---- capability "clock" ------------------------------------------------- */
 
 /* Writes the host's wall-clock time in milliseconds since the Unix epoch.
@@ -260,6 +266,91 @@ habanero_result_t habanero_log(int32_t level, const uint8_t *msg, uint32_t len);
 HABANERO_IMPORT("setting_get")
 habanero_result_t habanero_setting_get(const uint8_t *name, uint32_t name_len, uint8_t *out,
                                        uint32_t out_cap, uint32_t *out_len);
+
+/* ---- capability "sessions": the browser session (protocol extensions) ----
+ * The host keeps the session: an HttpOnly, SameSite=Lax cookie (Secure over
+ * https) naming a record the guest never sees. See docs/design/0001. */
+
+/* Copies the current request's session as JSON:
+ *   {"sub":"…","amr":["pwd"],"auth_time":1700000000,"sid":"…"}
+ * Returns: OK, NOT_FOUND (no valid session), INVALID_MEMORY, BUFFER_TOO_SMALL,
+ *          UNAVAILABLE. */
+HABANERO_IMPORT("session_get")
+habanero_result_t habanero_session_get(uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* Makes the response a redirect to the host's login page. Once an
+ * authenticator has proven who the user is, the browser comes back to
+ * `return_to`, a path on this server starting with '/' (e.g.
+ * "/authorize/resume?p=…"). login_hint may be empty.
+ * Returns: OK, INVALID_MEMORY, INVALID_ARGUMENT (return_to not a local path),
+ *          UNAVAILABLE. */
+HABANERO_IMPORT("session_require_login")
+habanero_result_t habanero_session_require_login(const uint8_t *return_to, uint32_t return_to_len,
+                                                 const uint8_t *login_hint,
+                                                 uint32_t login_hint_len);
+
+/* Ends the current session (if any) and clears its cookie in the response.
+ * Returns: OK, UNAVAILABLE. */
+HABANERO_IMPORT("session_end")
+habanero_result_t habanero_session_end(void);
+
+/* ---- capability "login": authenticators ---------------------------------
+ * A login attempt is identified by the `rt` query/form parameter the host's
+ * login page passes to the authenticator's mount. */
+
+/* Copies the attempt as JSON: {"login_hint":"…"}.
+ * Returns: OK, NOT_FOUND (unknown or expired attempt), INVALID_MEMORY,
+ *          BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("login_attempt_get")
+habanero_result_t habanero_login_attempt_get(const uint8_t *rt, uint32_t rt_len, uint8_t *out,
+                                             uint32_t out_cap, uint32_t *out_len);
+
+/* Completes the attempt for `subject`, authenticated by the methods in
+ * amr_json (a JSON array of RFC 8176 values, e.g. ["pwd"]): the host starts a
+ * new session (a new cookie value), ends the attempt, and makes the response a
+ * 302 to the attempt's return_to.
+ * Returns: OK, NOT_FOUND (unknown/expired attempt or unknown subject),
+ *          INVALID_MEMORY, INVALID_ARGUMENT (amr_json not an array of strings),
+ *          UNAVAILABLE. */
+HABANERO_IMPORT("login_complete")
+habanero_result_t habanero_login_complete(const uint8_t *rt, uint32_t rt_len,
+                                          const uint8_t *subject, uint32_t subject_len,
+                                          const uint8_t *amr_json, uint32_t amr_json_len);
+
+/* ---- capability "users": the host's user records ------------------------ */
+
+/* Copies the user's claims as JSON: {"sub","email","email_verified","name",
+ * "phone_number",…} (absent claims are omitted). Never a password hash.
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("user_get")
+habanero_result_t habanero_user_get(const uint8_t *subject, uint32_t subject_len, uint8_t *out,
+                                    uint32_t out_cap, uint32_t *out_len);
+
+/* Checks an email and password (Argon2id, in the host) and copies the user's
+ * subject. An unknown email costs the same time and answers the same MISMATCH.
+ * Returns: OK, MISMATCH, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("user_verify_password")
+habanero_result_t habanero_user_verify_password(const uint8_t *email, uint32_t email_len,
+                                                const uint8_t *password, uint32_t password_len,
+                                                uint8_t *out, uint32_t out_cap,
+                                                uint32_t *out_len);
+
+/* ---- capability "clients": the host's client registrations -------------- */
+
+/* Copies a client's registration as JSON: {"client_id","name","public",
+ * "redirect_uris":[…],"post_logout_redirect_uris":[…],"grant_types":[…],
+ * "scopes":[…],"first_party","token_format":"jwt"|"opaque"}. Never the secret.
+ * Returns: OK, NOT_FOUND, INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("client_get")
+habanero_result_t habanero_client_get(const uint8_t *client_id, uint32_t client_id_len,
+                                      uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* Checks a confidential client's secret in constant time. An unknown client or
+ * a public one answers MISMATCH.
+ * Returns: OK, MISMATCH, INVALID_MEMORY, UNAVAILABLE. */
+HABANERO_IMPORT("client_authenticate")
+habanero_result_t habanero_client_authenticate(const uint8_t *client_id, uint32_t client_id_len,
+                                               const uint8_t *secret, uint32_t secret_len);
 
 #ifdef __cplusplus
 } /* extern "C" */

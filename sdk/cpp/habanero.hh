@@ -340,6 +340,14 @@ inline Result jwsVerify(std::string_view jws, std::string& payload) {
   });
 }
 
+// The host's public signing keys (active first, then retained ones) as a JWKS document.
+// Returns Ok or Unavailable.
+inline Result jwksGet(std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_jwks_get(p, cap, len);
+  });
+}
+
 // ---- capability "clock" ------------------------------------------------------------------
 
 // Wall-clock milliseconds since the Unix epoch; nullopt only if the host failed.
@@ -389,6 +397,58 @@ inline std::string settingOr(std::string_view name, std::string_view fallback) {
   std::string out;
   if (setting(name, out) != Result::Ok) return std::string(fallback);
   return out;
+}
+
+// ---- capability "sessions": the browser session (protocol extensions) --------------------
+
+// The current request's session as JSON {"sub","amr":[…],"auth_time","sid"}. Returns Ok,
+// NotFound (no valid session cookie) or Unavailable.
+inline Result sessionGet(std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_session_get(p, cap, len);
+  });
+}
+
+// Makes the response a redirect to the host's login page; after login the browser returns
+// to `returnTo`, a local path starting with '/'. `loginHint` may be empty. Returns Ok,
+// InvalidArgument (returnTo not a local path) or Unavailable.
+inline Result sessionRequireLogin(std::string_view returnTo, std::string_view loginHint) {
+  return detail::toResult(habanero_session_require_login(detail::bytes(returnTo),
+                                                         detail::size32(returnTo),
+                                                         detail::bytes(loginHint),
+                                                         detail::size32(loginHint)));
+}
+
+// Ends the current session (if any) and clears its cookie. Returns Ok or Unavailable.
+inline Result sessionEnd() { return detail::toResult(habanero_session_end()); }
+
+// ---- capability "users": the host's user records ---------------------------------------------
+
+// The user's claims as JSON ({"sub","email","email_verified","name",…}). Returns Ok,
+// NotFound or Unavailable.
+inline Result userGet(std::string_view subject, std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_user_get(detail::bytes(subject), detail::size32(subject), p, cap, len);
+  });
+}
+
+// ---- capability "clients": the host's client registrations ------------------------------------
+
+// A client's registration as JSON ({"client_id","name","public","redirect_uris",…}), never
+// its secret. Returns Ok, NotFound or Unavailable.
+inline Result clientGet(std::string_view clientId, std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_client_get(detail::bytes(clientId), detail::size32(clientId), p, cap, len);
+  });
+}
+
+// Checks a confidential client's secret in constant time. Returns Ok, Mismatch (wrong
+// secret, unknown or public client) or Unavailable.
+inline Result clientAuthenticate(std::string_view clientId, std::string_view secret) {
+  return detail::toResult(habanero_client_authenticate(detail::bytes(clientId),
+                                                       detail::size32(clientId),
+                                                       detail::bytes(secret),
+                                                       detail::size32(secret)));
 }
 
 }  // namespace habanero::sdk

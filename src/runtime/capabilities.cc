@@ -13,12 +13,18 @@ constexpr std::array<std::string_view, 5> kKv = {"kv_get", "kv_put", "kv_delete"
                                                  "kv_compare_and_set"};
 constexpr std::array<std::string_view, 4> kCrypto = {"crypto_random", "crypto_sha256",
                                                      "crypto_hmac_sha256", "crypto_equal"};
-constexpr std::array<std::string_view, 2> kKeys = {"jws_sign", "jws_verify"};
+constexpr std::array<std::string_view, 3> kKeys = {"jws_sign", "jws_verify", "jwks_get"};
 constexpr std::array<std::string_view, 1> kClock = {"clock_now_ms"};
 constexpr std::array<std::string_view, 1> kLog = {"log"};
 constexpr std::array<std::string_view, 1> kSettings = {"setting_get"};
+// Design 0001: the host's login facility and records.
+constexpr std::array<std::string_view, 3> kSessions = {"session_get", "session_require_login",
+                                                       "session_end"};
+constexpr std::array<std::string_view, 2> kLogin = {"login_attempt_get", "login_complete"};
+constexpr std::array<std::string_view, 2> kUsers = {"user_get", "user_verify_password"};
+constexpr std::array<std::string_view, 2> kClients = {"client_get", "client_authenticate"};
 
-const std::array<Capability, 7> kCapabilities = {{
+const std::array<Capability, 11> kCapabilities = {{
     {"http", kHttp},
     {"kv", kKv},
     {"crypto", kCrypto},
@@ -26,6 +32,10 @@ const std::array<Capability, 7> kCapabilities = {{
     {"clock", kClock},
     {"log", kLog},
     {"settings", kSettings},
+    {"sessions", kSessions},
+    {"login", kLogin},
+    {"users", kUsers},
+    {"clients", kClients},
 }};
 
 // What wasi-libc's reactor start-up, printf and friends may import. Anything

@@ -178,9 +178,23 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
         config.name, ": memory limit ", config.memory_bytes, " exceeds the engine's ",
         engine.options().max_memory_bytes));
   }
-  if (std::find(m.capabilities.begin(), m.capabilities.end(), "kv") != m.capabilities.end() &&
-      services.storage == nullptr) {
+  auto wants = [&](std::string_view cap) {
+    return std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end();
+  };
+  if (wants("kv") && services.storage == nullptr) {
     return absl::FailedPreconditionError(strCat(config.name, ": kv needs a store"));
+  }
+  if ((wants("sessions") || wants("login")) && services.sessions == nullptr) {
+    return absl::FailedPreconditionError(
+        strCat(config.name, ": sessions and login need the host's session store"));
+  }
+  if ((wants("users") || wants("login")) && services.users == nullptr) {
+    return absl::FailedPreconditionError(
+        strCat(config.name, ": users and login need the host's user records"));
+  }
+  if (wants("clients") && services.clients == nullptr) {
+    return absl::FailedPreconditionError(
+        strCat(config.name, ": clients needs the host's client registrations"));
   }
 
   ASSIGN_OR_RETURN(ext->module_, engine.compile(bytes, module_path));

@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/clients.h"
+#include "auth/sessions.h"
+#include "auth/users.h"
 #include "habanero/strings.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
@@ -400,6 +403,189 @@ Result jwsVerify(HostState& st, const GuestMemory& mem, const Raw* a) {
   return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), *payload);
 }
 
+Result jwksGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  if (!outBufferValid(mem, u32(a[0]), u32(a[1]), u32(a[2]))) return HABANERO_INVALID_MEMORY;
+  if (st.services->signer == nullptr) return HABANERO_UNAVAILABLE;
+  return writeOut(mem, u32(a[0]), u32(a[1]), u32(a[2]), st.services->signer->jwks());
+}
+
+// ---- capabilities "sessions" and "login" (design 0001) -----------------
+
+// Host-made response headers and redirects. They count against the response
+// budget like the guest's but are never refused: the host's own few hundred
+// bytes must not fail a login.
+void hostHeader(HostState& st, std::string_view name, std::string value) {
+  st.response_bytes += name.size() + value.size();
+  st.response.headers.emplace_back(std::string(name), std::move(value));
+}
+
+void hostRedirect(HostState& st, std::string url) {
+  auto& headers = st.response.headers;
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [](const auto& h) { return equalsIgnoreCase(h.first, "location"); }),
+                headers.end());
+  st.response.status = 302;
+  hostHeader(st, "Location", std::move(url));
+}
+
+Result sessionGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  if (!outBufferValid(mem, u32(a[0]), u32(a[1]), u32(a[2]))) return HABANERO_INVALID_MEMORY;
+  if (st.services->sessions == nullptr) return HABANERO_UNAVAILABLE;
+  auto session = st.services->sessions->get(st.request->headers);
+  if (!session.ok()) {
+    logUnavailable(st, "session_get", session.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!session->has_value()) return HABANERO_NOT_FOUND;
+  // A removed user's sessions end with the user.
+  if (st.services->users != nullptr) {
+    auto user = st.services->users->get((*session)->subject);
+    if (!user.ok()) {
+      logUnavailable(st, "session_get", user.status());
+      return HABANERO_UNAVAILABLE;
+    }
+    if (!user->has_value()) return HABANERO_NOT_FOUND;
+  }
+  return writeOut(mem, u32(a[0]), u32(a[1]), u32(a[2]), auth::Sessions::toJson(**session));
+}
+
+Result sessionRequireLogin(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto return_to = mem.view(u32(a[0]), u32(a[1]));
+  auto login_hint = mem.view(u32(a[2]), u32(a[3]));
+  if (!return_to || !login_hint) return HABANERO_INVALID_MEMORY;
+  if (st.services->sessions == nullptr) return HABANERO_UNAVAILABLE;
+  auto begun = st.services->sessions->beginLogin(*return_to, *login_hint, st.request->headers,
+                                                 st.request->secure);
+  if (!begun.ok()) {
+    if (begun.status().code() == absl::StatusCode::kInvalidArgument) {
+      return HABANERO_INVALID_ARGUMENT;
+    }
+    logUnavailable(st, "session_require_login", begun.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  hostRedirect(st, strCat("/login?rt=", begun->rt));
+  hostHeader(st, "Set-Cookie", std::move(begun->set_cookie));
+  return HABANERO_OK;
+}
+
+Result sessionEnd(HostState& st, const GuestMemory&, const Raw*) {
+  if (st.services->sessions == nullptr) return HABANERO_UNAVAILABLE;
+  absl::Status ended = st.services->sessions->end(st.request->headers);
+  if (!ended.ok()) {
+    logUnavailable(st, "session_end", ended);
+    return HABANERO_UNAVAILABLE;
+  }
+  hostHeader(st, "Set-Cookie", st.services->sessions->clearSessionCookie(st.request->secure));
+  return HABANERO_OK;
+}
+
+Result loginAttemptGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto rt = mem.view(u32(a[0]), u32(a[1]));
+  if (!rt || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  if (st.services->sessions == nullptr) return HABANERO_UNAVAILABLE;
+  auto attempt = st.services->sessions->findAttempt(*rt, st.request->headers);
+  if (!attempt.ok()) {
+    logUnavailable(st, "login_attempt_get", attempt.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!attempt->has_value()) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), auth::Sessions::toJson(**attempt));
+}
+
+Result loginComplete(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto rt = mem.view(u32(a[0]), u32(a[1]));
+  auto subject = mem.view(u32(a[2]), u32(a[3]));
+  auto amr_json = mem.view(u32(a[4]), u32(a[5]));
+  if (!rt || !subject || !amr_json) return HABANERO_INVALID_MEMORY;
+  auth::Sessions* sessions = st.services->sessions;
+  if (sessions == nullptr || st.services->users == nullptr) return HABANERO_UNAVAILABLE;
+  auto amr = auth::parseAmr(*amr_json);
+  if (!amr.ok()) return HABANERO_INVALID_ARGUMENT;
+  const Headers& headers = st.request->headers;
+
+  // Checked before the attempt is taken: a bad subject leaves it usable.
+  auto found = sessions->findAttempt(*rt, headers);
+  if (!found.ok()) {
+    logUnavailable(st, "login_complete", found.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!found->has_value()) return HABANERO_NOT_FOUND;
+  auto user = st.services->users->get(*subject);
+  if (!user.ok()) {
+    logUnavailable(st, "login_complete", user.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!user->has_value()) return HABANERO_NOT_FOUND;
+  auto taken = sessions->takeAttempt(*rt, headers);
+  if (!taken.ok()) {
+    logUnavailable(st, "login_complete", taken.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!taken->has_value()) return HABANERO_NOT_FOUND;  // completed concurrently
+
+  // A login always gets a fresh cookie; the browser's previous session ends.
+  absl::Status ended = sessions->end(headers);
+  if (!ended.ok()) logUnavailable(st, "login_complete: ending the previous session", ended);
+  auto started = sessions->start(*subject, std::move(*amr));
+  if (!started.ok()) {
+    logUnavailable(st, "login_complete", started.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  hostRedirect(st, std::move((*taken)->return_to));
+  hostHeader(st, "Set-Cookie", sessions->sessionCookie(started->cookie, st.request->secure));
+  return HABANERO_OK;
+}
+
+// ---- capabilities "users" and "clients" (design 0001) ------------------
+
+Result userGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto subject = mem.view(u32(a[0]), u32(a[1]));
+  if (!subject || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->users == nullptr) return HABANERO_UNAVAILABLE;
+  auto claims = st.services->users->claimsJson(*subject);
+  if (!claims.ok()) {
+    logUnavailable(st, "user_get", claims.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!claims->has_value()) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), **claims);
+}
+
+Result userVerifyPassword(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto email = mem.view(u32(a[0]), u32(a[1]));
+  auto password = mem.view(u32(a[2]), u32(a[3]));
+  if (!email || !password || !outBufferValid(mem, u32(a[4]), u32(a[5]), u32(a[6]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->users == nullptr) return HABANERO_UNAVAILABLE;
+  auto subject = st.services->users->verifyPassword(*email, *password);
+  if (!subject.ok()) {
+    logUnavailable(st, "user_verify_password", subject.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!subject->has_value()) return HABANERO_MISMATCH;
+  return writeOut(mem, u32(a[4]), u32(a[5]), u32(a[6]), **subject);
+}
+
+Result clientGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto id = mem.view(u32(a[0]), u32(a[1]));
+  if (!id || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  if (st.services->clients == nullptr) return HABANERO_UNAVAILABLE;
+  std::shared_ptr<const auth::RegisteredClient> client = st.services->clients->find(*id);
+  if (client == nullptr) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), client->json);
+}
+
+Result clientAuthenticate(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto id = mem.view(u32(a[0]), u32(a[1]));
+  auto secret = mem.view(u32(a[2]), u32(a[3]));
+  if (!id || !secret) return HABANERO_INVALID_MEMORY;
+  if (st.services->clients == nullptr) return HABANERO_UNAVAILABLE;
+  return st.services->clients->authenticate(*id, *secret) ? HABANERO_OK : HABANERO_MISMATCH;
+}
+
 // ---- capabilities "clock", "log", "settings" ---------------------------
 
 Result clockNowMs(HostState& st, const GuestMemory& mem, const Raw* a) {
@@ -441,7 +627,7 @@ struct HostCall {
   Impl impl;
 };
 
-constexpr std::array<HostCall, 21> kHostCalls = {{
+constexpr std::array<HostCall, 31> kHostCalls = {{
     {"request_get", "iiii", requestGet},
     {"request_header", "iiiii", requestHeader},
     {"request_param", "iiiiii", requestParam},
@@ -460,9 +646,19 @@ constexpr std::array<HostCall, 21> kHostCalls = {{
     {"crypto_equal", "iiii", cryptoEqual},
     {"jws_sign", "iiiiiii", jwsSign},
     {"jws_verify", "iiiii", jwsVerify},
+    {"jwks_get", "iii", jwksGet},
     {"clock_now_ms", "i", clockNowMs},
     {"log", "iii", log},
     {"setting_get", "iiiii", settingGet},
+    {"session_get", "iii", sessionGet},
+    {"session_require_login", "iiii", sessionRequireLogin},
+    {"session_end", "", sessionEnd},
+    {"login_attempt_get", "iiiii", loginAttemptGet},
+    {"login_complete", "iiiiii", loginComplete},
+    {"user_get", "iiiii", userGet},
+    {"user_verify_password", "iiiiiii", userVerifyPassword},
+    {"client_get", "iiiii", clientGet},
+    {"client_authenticate", "iiii", clientAuthenticate},
 }};
 
 wasm_trap_t* trampoline(void* env, wasmtime_caller_t* caller, Raw* args, size_t) {

@@ -21,13 +21,24 @@
 #include "habanero/storage.h"
 #include "http/form.h"
 
+namespace habanero::auth {
+class Clients;
+class Sessions;
+class Users;
+}  // namespace habanero::auth
+
 namespace habanero::runtime {
 
 // Host facilities the host calls reach. Borrowed; they outlive every request.
+// A call whose facility is missing answers UNAVAILABLE; the loader refuses a
+// module that wants a capability whose facility is missing.
 struct HostServices {
   Storage* storage = nullptr;       // required for "kv"
   const Signer* signer = nullptr;   // required for "keys"
   const Clock* clock = &SystemClock::instance();
+  auth::Sessions* sessions = nullptr;      // required for "sessions" and "login"
+  const auth::Users* users = nullptr;      // required for "users" and "login"
+  const auth::Clients* clients = nullptr;  // required for "clients"
 };
 
 // Per-request state: the store's data. Single-threaded (one request runs on

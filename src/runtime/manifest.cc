@@ -1,5 +1,6 @@
 #include "runtime/manifest.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -10,6 +11,8 @@
 
 namespace habanero::runtime {
 namespace {
+
+constexpr size_t kMaxDisplayNameBytes = 100;
 
 std::string where(std::string_view origin, const toml::source_region& src) {
   return strCat(origin, ":", src.begin.line, ":", src.begin.column);
@@ -99,6 +102,20 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
       have_caps = true;
     } else if (key == "robust_to") {
       RETURN_IF_ERROR(readStrings(origin, node, key, m.robust_to));
+    } else if (key == "kind") {
+      RETURN_IF_ERROR(readString(origin, node, key, m.kind));
+      if (m.kind != "authenticator" && m.kind != "protocol" && !m.kind.empty()) {
+        return fail(origin, node, key, "expected \"authenticator\", \"protocol\" or \"\"");
+      }
+    } else if (key == "display_name") {
+      RETURN_IF_ERROR(readString(origin, node, key, m.display_name));
+      bool printable = std::none_of(m.display_name.begin(), m.display_name.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      });
+      if (!printable || m.display_name.size() > kMaxDisplayNameBytes) {
+        return fail(origin, node, key, "expected printable text of at most 100 bytes");
+      }
     } else {
       return fail(origin, node, key, "unknown key");
     }

@@ -8,6 +8,8 @@
 //   routes = ["/", "/count"]          # under the mount; "/x/*" matches a prefix
 //   capabilities = ["http", "log", "kv", "settings"]
 //   robust_to = ["malformed query parameters"]
+//   kind = "authenticator"            # or "protocol"; optional (design 0001)
+//   display_name = "Email and password"  # shown on the host's /login page
 //
 // The manifest says what the extension wants; the operator's configuration
 // says what it gets (grants). Loading fails unless every wanted capability is
@@ -30,6 +32,12 @@ struct Manifest {
   std::vector<std::string> routes;        // each starts with '/'
   std::vector<std::string> capabilities;  // known capability names
   std::vector<std::string> robust_to;
+  // What the extension is to the host: "authenticator" (a login method the
+  // host's /login page offers), "protocol" (e.g. oauth2), or "" (neither).
+  std::string kind;
+  // A human-readable name, e.g. for the /login page; "" if not given (the
+  // page then shows the extension's name). Printable text, at most 100 bytes.
+  std::string display_name;
 
   // Whether `sub_path` (the request path below the mount, starting with '/')
   // is one of the declared routes.

@@ -8,12 +8,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/clients.h"
+#include "auth/sessions.h"
+#include "auth/users.h"
 #include "habanero/strings.h"
 #include "crypto/key_store.h"
 #include "habanero/clock.h"
 #include "http/server.h"
 #include "runtime/engine.h"
 #include "runtime/router.h"
+#include "server/native_pages.h"
 #include "store/sqlite/sqlite_storage.h"
 
 #ifndef HABANERO_DEFAULT_EXTENSION_DIR
@@ -26,9 +30,13 @@ struct App::Parts {
   Config config;
   StoragePtr storage;
   std::unique_ptr<crypto::KeyStore> keys;
+  std::unique_ptr<auth::Users> users;
+  std::unique_ptr<auth::Clients> clients;
+  std::unique_ptr<auth::Sessions> sessions;
   runtime::HostServices services;
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
+  std::unique_ptr<NativePages> pages;  // /login and /static/ in front of the router
   std::unique_ptr<http::HttpServer> http;
   std::string pid_file;
 
@@ -36,6 +44,7 @@ struct App::Parts {
     // The HTTP front goes first (no new requests), then the router (its
     // extensions hold modules of the engine), then the engine.
     http.reset();
+    pages.reset();
     router.reset();
     engine.reset();
   }
@@ -52,11 +61,7 @@ App::~App() {
   if (parts_ && !parts_->pid_file.empty()) ::unlink(parts_->pid_file.c_str());
 }
 
-absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
-  auto parts = std::make_unique<Parts>();
-  parts->config = config;
-  const Config& c = parts->config;
-
+absl::StatusOr<StoragePtr> openStorage(const Config& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.server.data_dir, ec);
   if (ec) {
@@ -70,12 +75,27 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   ASSIGN_OR_RETURN(store::Synchronous sync, store::parseSynchronous(c.store.synchronous));
   std::string db = c.store.path.empty() ? strCat(c.server.data_dir, "/habanero.db")
                                         : c.store.path;
-  ASSIGN_OR_RETURN(parts->storage, store::SqliteStorage::open(db, SystemClock::instance(), sync));
-  ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, SystemClock::instance(),
-                                                       crypto::KeyStoreOptions{}));
+  return store::SqliteStorage::open(db, SystemClock::instance(), sync);
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  const Config& c = parts->config;
+  const Clock& clock = SystemClock::instance();
+
+  ASSIGN_OR_RETURN(parts->storage, openStorage(c));
+  ASSIGN_OR_RETURN(parts->keys,
+                   crypto::KeyStore::open(*parts->storage, clock, crypto::KeyStoreOptions{}));
+  ASSIGN_OR_RETURN(parts->users, auth::Users::create(*parts->storage, clock));
+  ASSIGN_OR_RETURN(parts->clients, auth::Clients::open(*parts->storage, clock));
+  parts->sessions = std::make_unique<auth::Sessions>(*parts->storage, clock);
   parts->services.storage = parts->storage.get();
   parts->services.signer = parts->keys.get();
-  parts->services.clock = &SystemClock::instance();
+  parts->services.clock = &clock;
+  parts->services.users = parts->users.get();
+  parts->services.clients = parts->clients.get();
+  parts->services.sessions = parts->sessions.get();
 
   runtime::EngineOptions eo;
   eo.epoch_tick_ms = c.runtime.epoch_tick_ms;
@@ -92,7 +112,21 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->router =
       std::make_unique<runtime::ExtensionRouter>(*parts->engine, parts->services, ext_dir);
   runtime::ReloadReport report = parts->router->load(c.extensions);
-  spdlog::info("{} extension(s) loaded, {} failed", report.loaded, report.failed);
+  spdlog::info("{} extension(s) loaded, {} failed; {} client(s) registered", report.loaded,
+               report.failed, parts->clients->size());
+  runtime::ExtensionRouter* router = parts->router.get();
+  parts->pages = std::make_unique<NativePages>(*router, *parts->sessions, [router] {
+    std::vector<LoginMethod> methods;
+    for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
+      if (!e.extension || e.extension->manifest().kind != "authenticator") continue;
+      const std::string& display = e.extension->manifest().display_name;
+      methods.push_back({e.config.mount, display.empty() ? e.config.name : display});
+    }
+    std::sort(methods.begin(), methods.end(), [](const LoginMethod& a, const LoginMethod& b) {
+      return a.display_name < b.display_name;
+    });
+    return methods;
+  });
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -110,7 +144,7 @@ absl::Status App::start() {
   o.shutdown_grace_ms = c.server.shutdown_grace_ms;
   o.tls_cert_file = c.server.tls_cert;
   o.tls_key_file = c.server.tls_key;
-  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->router);
+  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->pages);
   RETURN_IF_ERROR(parts_->http->start());
   parts_->router->startWatching(c.runtime.watch_interval_ms);
 
@@ -124,8 +158,13 @@ void App::reload() {
   // Keys first: a rotation done by `habanero keys rotate` takes effect here.
   absl::Status keys = parts_->keys->reload();
   if (!keys.ok()) spdlog::error("reload: signing keys: {}", sv(keys.message()));
+  // Clients next: `habanero client add/remove` takes effect here. (Users and
+  // sessions are not cached: nothing to reload.)
+  absl::Status clients = parts_->clients->reload();
+  if (!clients.ok()) spdlog::error("reload: clients: {}", sv(clients.message()));
   runtime::ReloadReport r = parts_->router->reload();
-  spdlog::info("reload: {} reloaded, {} unchanged, {} failed", r.loaded, r.reused, r.failed);
+  spdlog::info("reload: {} reloaded, {} unchanged, {} failed; {} client(s) registered", r.loaded,
+               r.reused, r.failed, parts_->clients->size());
 }
 
 void App::stop() {
@@ -142,5 +181,8 @@ std::string App::issuer() const {
 
 runtime::ExtensionRouter& App::router() { return *parts_->router; }
 runtime::Engine& App::engine() { return *parts_->engine; }
+auth::Users& App::users() { return *parts_->users; }
+auth::Clients& App::clients() { return *parts_->clients; }
+auth::Sessions& App::sessions() { return *parts_->sessions; }
 
 }  // namespace habanero::server

@@ -1,5 +1,6 @@
-// The wired server: storage, keys, the Wasmtime engine, the extension router
-// and the HTTP front, built from one Config.
+// The wired server: storage, keys, the host's records (users, clients,
+// sessions), the Wasmtime engine, the extension router behind the host's own
+// pages (/login, /static/style.css) and the HTTP front, built from one Config.
 //
 //   ASSIGN_OR_RETURN(AppPtr app, App::create(config));
 //   RETURN_IF_ERROR(app->start());      // listening; /healthz answers 200
@@ -14,12 +15,19 @@
 #include <string>
 
 #include "habanero/status.h"
+#include "habanero/storage.h"
 #include "server/config.h"
 
 namespace habanero::runtime {
 class Engine;
 class ExtensionRouter;
 }  // namespace habanero::runtime
+
+namespace habanero::auth {
+class Clients;
+class Sessions;
+class Users;
+}  // namespace habanero::auth
 
 namespace habanero::server {
 
@@ -33,7 +41,8 @@ class App {
 
   // Binds and serves; returns once ready.
   absl::Status start();
-  // Re-reads signing keys and extension files (configuration stays as it was).
+  // Re-reads signing keys, client registrations and extension files
+  // (configuration stays as it was). What the CLI changes takes effect here.
   void reload();
   // Graceful stop; returns when every in-flight request has finished or the
   // grace period is over.
@@ -44,6 +53,9 @@ class App {
   std::string issuer() const;
   runtime::ExtensionRouter& router();
   runtime::Engine& engine();
+  auth::Users& users();
+  auth::Clients& clients();
+  auth::Sessions& sessions();
 
  private:
   struct Parts;
@@ -55,5 +67,10 @@ using AppPtr = std::unique_ptr<App>;
 
 // Where `habanero serve` writes its process id, for `habanero reload`.
 std::string pidFilePath(const Config& config);
+
+// Creates the data directory if needed and opens the configured store (as
+// App::create does; the CLI uses it to change records next to a running
+// server). Errors name the directory, file or setting.
+absl::StatusOr<StoragePtr> openStorage(const Config& config);
 
 }  // namespace habanero::server

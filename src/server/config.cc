@@ -1,3 +1,4 @@
+#include "runtime/capabilities.h"
 #include "server/config.h"
 
 #include <algorithm>
@@ -63,8 +64,6 @@ const Field kFields[] = {
 #undef HABANERO_CONFIG_FIELD
 
 constexpr std::string_view kSections[] = {"server", "runtime", "store", "log"};
-constexpr std::string_view kKnownGrants[] = {"http",     "log",    "kv",  "clock",
-                                             "settings", "crypto", "keys"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
 // wasm32 linear memory cannot exceed 4 GiB.
@@ -514,11 +513,13 @@ absl::Status validateConfig(const Config& config) {
     }
     std::set<std::string_view> grants;
     for (const std::string& grant : ext.grants) {
-      if (std::find(std::begin(kKnownGrants), std::end(kKnownGrants), grant) ==
-          std::end(kKnownGrants)) {
+      if (!runtime::isKnownCapability(grant)) {
+        std::string known;
+        for (const runtime::Capability& c : runtime::allCapabilities()) {
+          known += (known.empty() ? "" : ", ") + std::string(c.name);
+        }
         complain(key + ".grants",
-                 absl::StrCat("unknown grant \"", grant,
-                              "\" (known: http, log, kv, clock, settings, crypto, keys)"));
+                 absl::StrCat("unknown grant \"", grant, "\" (known: ", known, ")"));
       } else if (!grants.insert(grant).second) {
         complain(key + ".grants", absl::StrCat("\"", grant, "\" is listed twice"));
       }

@@ -199,5 +199,188 @@ class CliTest(unittest.TestCase):
             proc.stderr.close()
 
 
+def run(*args, stdin=None):
+    """Runs the habanero binary; returns (returncode, stdout, stderr)."""
+    out = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout, out.stderr
+
+
+class RecordsCliTest(unittest.TestCase):
+    """habanero client / user / keys: what add adds, list shows and remove removes."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="habanero-records-")
+        self.data = os.path.join(self.tmp, "data")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def cli(self, *args, stdin=None):
+        return run(*args, "--data-dir", self.data, stdin=stdin)
+
+    def test_client_add_list_remove(self):
+        rc, out, err = self.cli("client", "add", "--id", "web", "--name", "Web App",
+                                "--redirect-uri", "https://app.example/cb",
+                                "--redirect-uri", "http://localhost:3000/cb",
+                                "--post-logout-redirect-uri", "https://app.example/bye")
+        self.assertEqual(rc, 0, err)
+        secret = re.search(r"client_secret: (\S+)", out)
+        self.assertIsNotNone(secret, out)
+        self.assertEqual(len(secret.group(1)), 43)  # 256 bits, base64url
+        self.assertIn("No running server", out)
+
+        rc, out, err = self.cli("client", "add", "--id", "spa", "--public", "--first-party",
+                                "--redirect-uri", "http://127.0.0.1:8000/cb",
+                                "--grant-types", "authorization_code", "--scopes", "openid email",
+                                "--token-format", "opaque")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("client_secret", out)
+
+        rc, out, err = self.cli("client", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^spa\s+public\s+yes\s+opaque\s+authorization_code\s")
+        self.assertRegex(out, r"(?m)^web\s+confidential\s+no\s+jwt\s+"
+                              r"authorization_code,refresh_token\s+Web App\s+"
+                              r"https://app.example/cb http://localhost:3000/cb$")
+        self.assertNotIn(secret.group(1), out)
+
+        rc, _, err = self.cli("client", "add", "--id", "web", "--redirect-uri", "https://x.example/")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("client 'web' already exists", err)
+
+        rc, out, err = self.cli("client", "remove", "web")
+        self.assertEqual(rc, 0, err)
+        rc, out, _ = self.cli("client", "list")
+        self.assertNotRegex(out, r"(?m)^web\s")
+        self.assertRegex(out, r"(?m)^spa\s")
+        rc, _, err = self.cli("client", "remove", "web")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("no client 'web'", err)
+
+    def test_client_add_explains_bad_input(self):
+        cases = [
+            (["--redirect-uri", "http://app.example/cb"], "only allowed for localhost"),
+            (["--redirect-uri", "https://app.example/cb#frag"], "fragment"),
+            (["--redirect-uri", "/cb"], "absolute URI"),
+            ([], "at least one --redirect-uri"),
+            (["--redirect-uri", "https://a.example/", "--grant-types", "implicit"],
+             "unknown grant type 'implicit'"),
+            (["--redirect-uri", "https://a.example/", "--public", "--secret", "s"], "excludes"),
+            (["--redirect-uri", "https://a.example/", "--token-format", "paseto"], "paseto"),
+        ]
+        for extra, message in cases:
+            rc, out, err = self.cli("client", "add", "--id", "c", *extra)
+            self.assertNotEqual(rc, 0, extra)
+            self.assertIn(message, err + out, extra)
+        rc, out, _ = self.cli("client", "list")
+        self.assertIn("No clients registered", out)
+
+    def test_chosen_secret_is_not_printed(self):
+        rc, out, err = self.cli("client", "add", "--id", "svc", "--secret", "a-long-operator-secret",
+                                "--grant-types", "client_credentials")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("a-long-operator-secret", out)
+        self.assertNotIn("client_secret", out)
+
+    def test_user_add_list_remove(self):
+        rc, out, err = self.cli("user", "add", "--email", "Ana@Example.com", "--password-stdin",
+                                "--name", "Ana Lima", "--phone", "+14155550100",
+                                stdin="correct horse battery\n")
+        self.assertEqual(rc, 0, err)
+        subject = re.search(r"subject (\S+)\)", out).group(1)
+        self.assertEqual(len(subject), 22)
+        rc, out, err = self.cli("user", "add", "--email", "bob@example.com")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("No password set", out)
+
+        rc, out, err = self.cli("user", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^ana@example.com\s+%s\s+Ana Lima\s+\+14155550100\s+yes\s"
+                         % re.escape(subject))
+        self.assertRegex(out, r"(?m)^bob@example.com\s+\S+\s+-\s+-\s+no\s")
+        self.assertNotIn("argon2", out)
+
+        rc, _, err = self.cli("user", "add", "--email", "ANA@example.com")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("already exists", err)
+        rc, _, err = self.cli("user", "add", "--email", "not-an-email")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("email", err)
+        rc, _, err = self.cli("user", "add", "--email", "c@example.com", "--phone", "555-1234")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("E.164", err)
+
+        rc, out, err = self.cli("user", "remove", "ana@example.com")
+        self.assertEqual(rc, 0, err)
+        rc, out, _ = self.cli("user", "list")
+        self.assertNotIn("ana@example.com", out)
+        self.assertIn("bob@example.com", out)
+        rc, _, err = self.cli("user", "remove", "ana@example.com")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("no user", err)
+
+    def test_keys_rotate_and_list(self):
+        rc, out, err = self.cli("keys", "list")
+        self.assertEqual(rc, 0, err)
+        first = re.search(r"(?m)^(\S+)\s+ES256\s+active", out).group(1)
+        rc, out, err = self.cli("keys", "rotate")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.cli("keys", "list")
+        self.assertEqual(rc, 0, err)
+        active = re.search(r"(?m)^(\S+)\s+ES256\s+active", out).group(1)
+        self.assertNotEqual(active, first)
+        self.assertRegex(out, r"(?m)^%s\s+ES256\s+retired\s" % re.escape(first))
+
+    def test_a_running_server_picks_up_changes_without_restart(self):
+        ext_dir = os.path.join(self.tmp, "ext")
+        os.makedirs(ext_dir)
+        install(ext_dir, "hello", "hello")
+        s = Server(self.tmp, config(self.data, ext_dir,
+                                    [("hello", "hello.wasm", ["http", "log", "kv", "settings"], 1000)]))
+        self.servers.append(s)
+
+        def wait_for(pattern):
+            for _ in range(200):
+                if re.search(pattern, s.log()):
+                    return True
+                time.sleep(0.05)
+            return False
+
+        self.assertTrue(wait_for(r"0 client\(s\) registered"), s.log())
+
+        rc, out, err = run("client", "add", "--config", s.config, "--id", "late",
+                           "--redirect-uri", "https://late.example/cb")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"Asked the running server \(pid %d\) to reload" % s.proc.pid)
+        self.assertTrue(wait_for(r"reload: .*; 1 client\(s\) registered"), s.log())
+
+        rc, out, err = run("client", "remove", "--config", s.config, "late")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(wait_for(r"reload: .*; 0 client\(s\) registered"), s.log())
+
+        rc, out, err = run("keys", "rotate", "--config", s.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Asked the running server", out)
+        self.assertEqual(fetch(s.issuer + "/healthz")[0], 200, "still serving after the reloads")
+
+    def test_login_page_and_stylesheet_are_served_by_the_host(self):
+        ext_dir = os.path.join(self.tmp, "ext")
+        os.makedirs(ext_dir)
+        install(ext_dir, "hello", "hello")
+        s = Server(self.tmp, config(self.data, ext_dir,
+                                    [("hello", "hello.wasm", ["http", "log", "kv", "settings"], 1000)]))
+        self.servers.append(s)
+        status, body = fetch(s.issuer + "/login?rt=unknown")
+        self.assertEqual(status, 400)
+        self.assertIn("This sign-in link has expired; start again from the application", body)
+        self.assertIn('href="/static/style.css"', body)
+        status, css = fetch(s.issuer + "/static/style.css")
+        self.assertEqual(status, 200)
+        self.assertIn(".button", css)
+
+
 if __name__ == "__main__":
     unittest.main()

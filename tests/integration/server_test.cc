@@ -12,12 +12,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/clients.h"
+#include "auth/users.h"
+#include "habanero/clock.h"
 #include "http_client.h"
 #include "server/app.h"
+#include "store/sqlite/sqlite_storage.h"
 
 namespace habanero::server {
 namespace {
 
+using ::habanero::testing::HttpReply;
 using ::habanero::testing::httpGet;
 using ::habanero::testing::sendRaw;
 using ::testing::HasSubstr;
@@ -56,6 +61,11 @@ class ServerTest : public ::testing::Test {
         ext("bad_pointers", {"http", "log", "kv", "clock", "settings", "crypto", "keys"}));
     c.extensions.push_back(ext("ungranted_import", {"http"}));  // refused at load
     c.extensions.push_back(ext("abi_v2", {"http"}));            // refused at load
+    // The only authenticator, so /login redirects to it.
+    ExtensionConfig probe =
+        ext("auth_probe", {"http", "sessions", "login", "users", "clients", "keys"});
+    probe.mount = "/login/probe";
+    c.extensions.push_back(probe);
     auto app = App::create(c);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
@@ -130,6 +140,84 @@ TEST_F(ServerTest, BadHttpInputGets4xxNeverACrash) {
   auto slow = sendRaw(port_, "GET /hello/ HTTP/1.1\r\nHost: x\r\n", 5000);
   EXPECT_EQ(slow.status, 0);
   EXPECT_EQ(httpGet(port_, "/healthz").status, 200);
+}
+
+// The value of header `name` in a reply's header block ("Name: value\n" lines; "" if absent).
+std::string headerOf(const std::string& block, const std::string& name) {
+  std::string lower = "\n" + block, wanted = "\n" + name + ":";
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : wanted) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t at = lower.find(wanted);
+  if (at == std::string::npos) return "";
+  size_t start = at + wanted.size() - 1;  // in `block`, which lacks the leading '\n'
+  std::string value = block.substr(start, block.find('\n', start) - start);
+  size_t first = value.find_first_not_of(' ');
+  return first == std::string::npos ? "" : value.substr(first);
+}
+
+HttpReply getWithCookie(uint16_t port, const std::string& target, const std::string& cookie) {
+  return sendRaw(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nCookie: " + cookie +
+                            "\r\nConnection: close\r\n\r\n");
+}
+
+TEST_F(ServerTest, LoginThroughTheHostsLoginPage) {
+  auto ana = app_->users().add({.email = "ana@example.com", .password = "pw"});
+  ASSERT_TRUE(ana.ok()) << ana.status();
+
+  // The protocol side asks for a login...
+  auto begun = httpGet(port_, "/login/probe/require_login?return_to=%2Fhello%2F%3Fname%3Dx");
+  ASSERT_EQ(begun.status, 302) << begun.body;
+  std::string location = headerOf(begun.headers, "location");
+  ASSERT_EQ(location.rfind("/login?rt=", 0), 0u) << location;
+  std::string rt = location.substr(10);
+  std::string set_cookie = headerOf(begun.headers, "set-cookie");
+  std::string login_cookie = set_cookie.substr(0, set_cookie.find(';'));
+  ASSERT_EQ(login_cookie.rfind("habanero_login=", 0), 0u) << set_cookie;
+
+  // ...the host's /login sends the browser to the only authenticator...
+  auto page = getWithCookie(port_, location, login_cookie);
+  ASSERT_EQ(page.status, 302) << page.body;
+  EXPECT_EQ(headerOf(page.headers, "location"), "/login/probe/?rt=" + rt);
+  EXPECT_EQ(httpGet(port_, location).status, 400) << "another browser: expired page";
+  EXPECT_EQ(httpGet(port_, "/login?rt=bogus").status, 400);
+
+  // ...which completes the attempt: a session cookie and back to return_to.
+  auto done = getWithCookie(port_, "/login/probe/complete?rt=" + rt + "&sub=" + ana->subject,
+                            login_cookie);
+  ASSERT_EQ(done.status, 302) << done.body;
+  EXPECT_EQ(headerOf(done.headers, "location"), "/hello/?name=x");
+  std::string session_cookie = headerOf(done.headers, "set-cookie");
+  EXPECT_NE(session_cookie.find("HttpOnly; SameSite=Lax"), std::string::npos) << session_cookie;
+  session_cookie = session_cookie.substr(0, session_cookie.find(';'));
+  auto session = getWithCookie(port_, "/login/probe/session", session_cookie);
+  EXPECT_EQ(session.status, 200);
+  EXPECT_THAT(session.body, HasSubstr(ana->subject));
+
+  auto css = httpGet(port_, "/static/style.css");
+  EXPECT_EQ(css.status, 200);
+  EXPECT_THAT(css.headers, HasSubstr("text/css"));
+}
+
+TEST_F(ServerTest, ReloadPicksUpClientsChangedByAnotherProcess) {
+  // Another process (the CLI) has its own connection to the database.
+  auto storage = store::SqliteStorage::open(dir_ + "/habanero.db", SystemClock::instance());
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto cli = auth::Clients::open(**storage, SystemClock::instance());
+  ASSERT_TRUE(cli.ok()) << cli.status();
+  auto added = (*cli)->add({.client_id = "late", .redirect_uris = {"https://late.example/cb"}});
+  ASSERT_TRUE(added.ok()) << added.status();
+
+  EXPECT_THAT(httpGet(port_, "/login/probe/client?id=late").body, HasSubstr("\"result\":1"))
+      << "requests read the snapshot, not storage";
+  app_->reload();
+  EXPECT_THAT(httpGet(port_, "/login/probe/client?id=late").body, HasSubstr("late.example"));
+  EXPECT_THAT(httpGet(port_, "/login/probe/client_auth?id=late&secret=" + added->generated_secret)
+                  .body,
+              HasSubstr("\"result\":0"));
+
+  ASSERT_EQ((*cli)->remove("late"), absl::OkStatus());
+  app_->reload();
+  EXPECT_THAT(httpGet(port_, "/login/probe/client?id=late").body, HasSubstr("\"result\":1"));
 }
 
 TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {

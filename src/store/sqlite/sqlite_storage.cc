@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -35,6 +36,10 @@ constexpr std::string_view kRemoveSql = "DELETE FROM kv WHERE ns = ?1 AND key = 
 // Deletes expired rows too; the caller treats those as absent.
 constexpr std::string_view kTakeSql =
     "DELETE FROM kv WHERE ns = ?1 AND key = ?2 RETURNING value, expires_at";
+// Keys are BLOBs, so ORDER BY key compares bytewise (memcmp).
+constexpr std::string_view kListSql =
+    "SELECT key, value FROM kv WHERE ns = ?1 AND (expires_at IS NULL OR expires_at > ?2) "
+    "ORDER BY key LIMIT ?3";
 constexpr std::string_view kPurgeSql =
     "DELETE FROM kv WHERE (ns, key) IN "
     "(SELECT ns, key FROM kv WHERE expires_at <= ?1 LIMIT ?2)";
@@ -186,6 +191,7 @@ absl::Status SqliteStorage::init(Synchronous sync) {
   ASSIGN_OR_RETURN(remove_stmt_, prepare(kRemoveSql));
   ASSIGN_OR_RETURN(take_stmt_, prepare(kTakeSql));
   ASSIGN_OR_RETURN(purge_stmt_, prepare(kPurgeSql));
+  ASSIGN_OR_RETURN(list_stmt_, prepare(kListSql));
   ASSIGN_OR_RETURN(begin_stmt_, prepare("BEGIN IMMEDIATE"));
   ASSIGN_OR_RETURN(commit_stmt_, prepare("COMMIT"));
   ASSIGN_OR_RETURN(rollback_stmt_, prepare("ROLLBACK"));
@@ -349,6 +355,27 @@ absl::StatusOr<bool> SqliteStorage::compareAndSet(std::string_view ns, std::stri
   }
   if (matches) maybePurge(now);
   return matches;
+}
+
+absl::StatusOr<std::vector<KeyValue>> SqliteStorage::list(std::string_view ns, size_t limit) {
+  std::vector<KeyValue> records;
+  if (limit == 0) return records;
+  int64_t now = clock_.nowMs();
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = list_stmt_.get();
+  ScopedReset reset(stmt);
+  int64_t bounded = static_cast<int64_t>(
+      std::min<uint64_t>(limit, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
+  int rc = bindText(stmt, 1, ns);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 2, now);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 3, bounded);
+  if (rc != SQLITE_OK) return error(rc, "list: bind");
+  // One statement: SQLite reads it in one implicit transaction (a snapshot).
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    records.push_back(KeyValue{columnBytes(stmt, 0), columnBytes(stmt, 1)});
+  }
+  if (rc != SQLITE_DONE) return error(rc, "list");
+  return records;
 }
 
 void SqliteStorage::rollbackIfActive() {

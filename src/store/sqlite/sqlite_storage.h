@@ -62,6 +62,7 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<bool> compareAndSet(std::string_view ns, std::string_view key,
                                      std::optional<std::string_view> expected,
                                      std::string_view value, int64_t ttl_ms) override;
+  absl::StatusOr<std::vector<KeyValue>> list(std::string_view ns, size_t limit) override;
 
   // Move-only owners of the C handles; public so the .cc can name them.
   struct DbCloser {
@@ -102,6 +103,7 @@ class SqliteStorage final : public Storage {
   StmtHandle remove_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle take_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle purge_stmt_ ABSL_GUARDED_BY(mu_);
+  StmtHandle list_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle begin_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle commit_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle rollback_stmt_ ABSL_GUARDED_BY(mu_);

@@ -40,6 +40,14 @@ TEST(Capabilities, Lookup) {
   EXPECT_EQ(capabilityOf("kv_take"), "kv");
   EXPECT_EQ(capabilityOf("jws_sign"), "keys");
   EXPECT_EQ(capabilityOf("request_get"), "http");
+  EXPECT_EQ(capabilityOf("jwks_get"), "keys");
+  EXPECT_EQ(capabilityOf("session_require_login"), "sessions");
+  EXPECT_EQ(capabilityOf("login_complete"), "login");
+  EXPECT_EQ(capabilityOf("user_verify_password"), "users");
+  EXPECT_EQ(capabilityOf("client_authenticate"), "clients");
+  for (const char* cap : {"sessions", "login", "users", "clients"}) {
+    EXPECT_TRUE(isKnownCapability(cap)) << cap;
+  }
   EXPECT_FALSE(capabilityOf("open_file").has_value());
   EXPECT_TRUE(isKnownCapability("crypto"));
   EXPECT_FALSE(isKnownCapability("fs"));

@@ -17,8 +17,12 @@ status = "alpha"
 routes = ["/", "/count", "/api/*"]
 capabilities = ["http", "kv"]
 robust_to = ["x"]
+kind = "authenticator"
+display_name = "Email and password"
 )", "hello.manifest.toml");
   ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->kind, "authenticator");
+  EXPECT_EQ(m->display_name, "Email and password");
   EXPECT_EQ(m->name, "hello");
   EXPECT_EQ(m->abi, 1);
   EXPECT_EQ(m->status, "alpha");
@@ -30,6 +34,44 @@ robust_to = ["x"]
   EXPECT_TRUE(m->matchesRoute("/api/a/b"));
   EXPECT_FALSE(m->matchesRoute("/apix"));
   EXPECT_FALSE(m->matchesRoute("/other"));
+}
+
+TEST(Manifest, KindAndDisplayNameAreOptional) {
+  auto none = parseManifest("name = \"a\"\nabi = 1\ncapabilities = []\n", "a");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->kind, "");
+  EXPECT_EQ(none->display_name, "");
+  for (const char* kind : {"authenticator", "protocol", ""}) {
+    auto m = parseManifest(std::string("name = \"a\"\nabi = 1\ncapabilities = []\nkind = \"") +
+                               kind + "\"\n",
+                           "a");
+    ASSERT_TRUE(m.ok()) << kind << ": " << m.status();
+    EXPECT_EQ(m->kind, kind);
+  }
+}
+
+TEST(Manifest, KindAndDisplayNameErrors) {
+  auto bad_kind =
+      parseManifest("name = \"a\"\nabi = 1\ncapabilities = []\nkind = \"login\"\n", "k.toml");
+  ASSERT_FALSE(bad_kind.ok());
+  EXPECT_THAT(bad_kind.status().message(), HasSubstr("k.toml:4:"));
+  EXPECT_THAT(bad_kind.status().message(), HasSubstr("kind: expected \"authenticator\""));
+
+  auto kind_type = parseManifest("name = \"a\"\nabi = 1\ncapabilities = []\nkind = 1\n", "k.toml");
+  ASSERT_FALSE(kind_type.ok());
+  EXPECT_THAT(kind_type.status().message(), HasSubstr("kind: expected a string"));
+
+  auto control = parseManifest(
+      "name = \"a\"\nabi = 1\ncapabilities = []\ndisplay_name = \"a\\nb\"\n", "d.toml");
+  ASSERT_FALSE(control.ok());
+  EXPECT_THAT(control.status().message(), HasSubstr("d.toml:4:"));
+  EXPECT_THAT(control.status().message(), HasSubstr("display_name: expected printable text"));
+
+  auto too_long = parseManifest("name = \"a\"\nabi = 1\ncapabilities = []\ndisplay_name = \"" +
+                                    std::string(101, 'x') + "\"\n",
+                                "d.toml");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_THAT(too_long.status().message(), HasSubstr("display_name"));
 }
 
 TEST(Manifest, NoRoutesMeansEverything) {

@@ -21,8 +21,19 @@ void RuntimeFixture::SetUp() {
   auto keys = crypto::KeyStore::open(*storage_, SystemClock::instance(), crypto::KeyStoreOptions{});
   ASSERT_TRUE(keys.ok()) << keys.status();
   keys_ = std::move(*keys);
+  auto users = auth::Users::create(*storage_, SystemClock::instance(),
+                                  crypto::Argon2Params{.time_cost = 1, .memory_kib = 1024});
+  ASSERT_TRUE(users.ok()) << users.status();
+  users_ = std::move(*users);
+  auto clients = auth::Clients::open(*storage_, SystemClock::instance());
+  ASSERT_TRUE(clients.ok()) << clients.status();
+  clients_ = std::move(*clients);
+  sessions_ = std::make_unique<auth::Sessions>(*storage_, SystemClock::instance());
   services_.storage = storage_.get();
   services_.signer = keys_.get();
+  services_.users = users_.get();
+  services_.clients = clients_.get();
+  services_.sessions = sessions_.get();
 
   EngineOptions options;
   options.cache_dir = dir_ + "/cache";
@@ -39,6 +50,9 @@ void RuntimeFixture::SetUp() {
 
 void RuntimeFixture::TearDown() {
   engine_.reset();
+  sessions_.reset();
+  clients_.reset();
+  users_.reset();
   keys_.reset();
   storage_.reset();
   std::error_code ec;

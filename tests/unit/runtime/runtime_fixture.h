@@ -11,6 +11,9 @@
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 
+#include "auth/clients.h"
+#include "auth/sessions.h"
+#include "auth/users.h"
 #include "crypto/key_store.h"
 #include "habanero/storage.h"
 #include "runtime/engine.h"
@@ -42,6 +45,9 @@ class RuntimeFixture : public ::testing::Test {
   std::string dir_;
   StoragePtr storage_;
   std::unique_ptr<crypto::KeyStore> keys_;
+  std::unique_ptr<auth::Users> users_;      // cheap Argon2id costs
+  std::unique_ptr<auth::Clients> clients_;
+  std::unique_ptr<auth::Sessions> sessions_;
   HostServices services_;
   EnginePtr engine_;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log_sink_;

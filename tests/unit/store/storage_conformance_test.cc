@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -220,6 +221,48 @@ TEST_P(StorageConformanceTest, ManyExpiredRowsStayInvisible) {
   for (int i = 0; i < 1200; i += 37) EXPECT_EQ(get("bulk", "k" + std::to_string(i)), std::nullopt);
   EXPECT_EQ(get("bulk", "live"), "v");
   EXPECT_EQ(get("bulk", "live2"), "v");
+}
+
+TEST_P(StorageConformanceTest, ListReturnsLiveRecordsOfOneNamespaceInKeyOrder) {
+  auto list = [&](std::string_view ns, size_t limit) {
+    absl::StatusOr<std::vector<KeyValue>> records = store_->list(ns, limit);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return records.ok() ? *records : std::vector<KeyValue>{};
+  };
+  EXPECT_TRUE(list("users", 100).empty()) << "unknown namespace";
+  put("users", "b", "2");
+  put("users", "a", "1");
+  put("users", "c\0"s, "\0three"s);
+  put("users", "\xff", "high byte");  // bytewise order: after every ASCII key
+  put("users", "gone", "x");
+  EXPECT_EQ(store_->remove("users", "gone"), absl::OkStatus());
+  put("users", "expiring", "x", /*ttl_ms=*/10);
+  put("users_by_email", "a", "other namespace");
+  put("user", "z", "prefix namespace");
+
+  const std::vector<KeyValue> live_before_expiry = list("users", 100);
+  ASSERT_EQ(live_before_expiry.size(), 5u);
+  EXPECT_EQ(live_before_expiry[3].key, "expiring");
+
+  clock_.advance(10);
+  const std::vector<KeyValue> expected = {
+      {"a", "1"}, {"b", "2"}, {"c\0"s, "\0three"s}, {"\xff", "high byte"}};
+  EXPECT_EQ(list("users", 100), expected) << "expired and removed records are not listed";
+  EXPECT_EQ(list("users", 2), std::vector<KeyValue>(expected.begin(), expected.begin() + 2));
+  EXPECT_TRUE(list("users", 0).empty());
+  EXPECT_EQ(list("users", SIZE_MAX), expected);
+  EXPECT_EQ(list("users_by_email", 100), (std::vector<KeyValue>{{"a", "other namespace"}}));
+  EXPECT_EQ(take("users", "a"), "1");
+  EXPECT_EQ(list("users", 100).size(), 3u);
+}
+
+TEST_P(StorageConformanceTest, ListSeesWritesOfAnotherHandle) {
+  StoragePtr other = open();
+  ASSERT_NE(other, nullptr);
+  ASSERT_EQ(other->put("clients", "web", "{}", 0), absl::OkStatus());
+  absl::StatusOr<std::vector<KeyValue>> records = store_->list("clients", 10);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(*records, (std::vector<KeyValue>{{"web", "{}"}}));
 }
 
 TEST_P(StorageConformanceTest, TakeReturnsTheValueOnce) {

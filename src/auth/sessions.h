@@ -1,0 +1,137 @@
+// Browser sessions and login attempts (design 0001, capabilities "sessions"
+// and "login").
+//
+// A session is named by the cookie `habanero_session`: 256 random bits in
+// base64url. The host stores the session under SHA-256 of the cookie value in
+// "_host/sessions" with a TTL (kSessionTtlMs), so the database never holds a
+// usable cookie. A new login always gets a new cookie value.
+//
+// A login attempt is what /authorize leaves behind when it needs a login: the
+// path to come back to and a login hint, under a random id `rt` in
+// "_host/login" (kLoginAttemptTtlMs). It is bound to the browser that started
+// it by a second cookie, `habanero_login` (random, reused across attempts of
+// one browser, stored as SHA-256): an attempt is visible only to requests
+// carrying that cookie, so a link with someone else's `rt` cannot log a victim
+// into an attacker's pending request.
+//
+//   ASSIGN_OR_RETURN(Sessions::BegunLogin begun, sessions.beginLogin("/authorize/resume?p=1", "",
+//                                                                      request.headers, secure));
+//   ... an authenticator proves who the user is ...
+//   ASSIGN_OR_RETURN(std::optional<LoginAttempt> attempt, sessions.takeAttempt(rt, headers));
+//   ASSIGN_OR_RETURN(Sessions::Started started, sessions.start(subject, {"pwd"}));
+//   response.headers.emplace_back("Set-Cookie", sessions.sessionCookie(started.cookie, secure));
+//
+// Thread-safe; every call is a storage operation or none.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "habanero/clock.h"
+#include "habanero/dispatch.h"
+#include "habanero/limits.h"
+#include "habanero/status.h"
+#include "habanero/storage.h"
+
+namespace habanero::auth {
+
+struct Session {
+  std::string subject;
+  std::vector<std::string> amr;  // RFC 8176 methods, e.g. {"pwd"}
+  int64_t auth_time = 0;         // seconds since the Unix epoch
+  std::string sid;               // 128 random bits, base64url; for tokens and logout
+};
+
+struct LoginAttempt {
+  std::string return_to;   // a local path, e.g. "/authorize/resume?p=…"
+  std::string login_hint;  // may be empty
+  int64_t created_ms = 0;
+};
+
+struct SessionOptions {
+  int64_t session_ttl_ms = limits::kSessionTtlMs;
+  int64_t login_ttl_ms = limits::kLoginAttemptTtlMs;
+};
+
+// Parses login_complete's amr: a JSON array of at most kMaxAmrValues strings,
+// each 1..kMaxAmrValueBytes of printable ASCII (RFC 8176 values such as
+// "pwd", "otp", "mfa"). InvalidArgument otherwise.
+absl::StatusOr<std::vector<std::string>> parseAmr(std::string_view json);
+
+// Whether `path` may be a login attempt's return_to: printable ASCII starting
+// with '/', but not "//" or "/\" (which browsers read as another host), at
+// most kMaxReturnToBytes.
+bool isLocalPath(std::string_view path);
+
+class Sessions {
+ public:
+  static constexpr std::string_view kNamespace = "_host/sessions";
+  static constexpr std::string_view kLoginNamespace = "_host/login";
+  static constexpr std::string_view kCookieName = "habanero_session";
+  static constexpr std::string_view kLoginCookieName = "habanero_login";
+
+  // `storage` and `clock` must outlive the Sessions.
+  Sessions(Storage& storage, const Clock& clock, SessionOptions options = {});
+
+  // ---- sessions ----
+
+  // The session named by the request's `habanero_session` cookie, or nullopt
+  // (no cookie, a malformed one, or an expired or ended session). Does not
+  // check that the user still exists.
+  absl::StatusOr<std::optional<Session>> get(const Headers& request_headers) const;
+
+  struct Started {
+    std::string cookie;  // the new cookie value; goes to the browser only
+    Session session;
+  };
+  // Starts a session for `subject`, authenticated by `amr`, now.
+  absl::StatusOr<Started> start(std::string_view subject, std::vector<std::string> amr);
+
+  // Ends every session the request's cookies name (OK if there is none).
+  absl::Status end(const Headers& request_headers);
+
+  // Set-Cookie header values: one that stores `value` (HttpOnly,
+  // SameSite=Lax, Path=/, Max-Age = the session TTL, Secure if `secure`), and
+  // one that deletes the cookie.
+  std::string sessionCookie(std::string_view value, bool secure) const;
+  std::string clearSessionCookie(bool secure) const;
+
+  // {"sub","amr":[…],"auth_time","sid"} as session_get returns it.
+  static std::string toJson(const Session& session);
+  // {"login_hint":"…"} as login_attempt_get returns it.
+  static std::string toJson(const LoginAttempt& attempt);
+
+  // ---- login attempts ----
+
+  struct BegunLogin {
+    std::string rt;          // the attempt's id, for /login?rt=
+    std::string set_cookie;  // the Set-Cookie value binding it to this browser
+  };
+  // Records an attempt. InvalidArgument if return_to is not a local path or
+  // login_hint is not printable UTF-8 of at most kMaxLoginHintBytes.
+  absl::StatusOr<BegunLogin> beginLogin(std::string_view return_to, std::string_view login_hint,
+                                        const Headers& request_headers, bool secure);
+
+  // The attempt, if it exists, has not expired and belongs to this browser.
+  absl::StatusOr<std::optional<LoginAttempt>> findAttempt(std::string_view rt,
+                                                          const Headers& request_headers) const;
+
+  // Like findAttempt, but ends the attempt: of concurrent callers at most one
+  // gets it.
+  absl::StatusOr<std::optional<LoginAttempt>> takeAttempt(std::string_view rt,
+                                                          const Headers& request_headers);
+
+  // The values of every cookie `name` in the request's Cookie headers, in
+  // order (quotes around a value removed).
+  static std::vector<std::string_view> cookies(const Headers& headers, std::string_view name);
+
+ private:
+  Storage& storage_;
+  const Clock& clock_;
+  const SessionOptions options_;
+};
+
+}  // namespace habanero::auth

@@ -1,0 +1,232 @@
+#include "auth/users.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "auth/records.h"
+#include "habanero/strings.h"
+
+namespace habanero::auth {
+namespace {
+
+using internal::Json;
+
+constexpr size_t kMaxEmailBytes = 254;  // RFC 5321 path limit
+constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kSubjectBytes = 16;    // 128 bits
+
+bool isE164(std::string_view s) {
+  if (s.size() < 3 || s.size() > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9') return false;
+  return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+namespace internal {
+struct UserRecord {
+  User user;
+  std::string password_hash;  // "" if none
+};
+}  // namespace internal
+
+using Record = internal::UserRecord;
+
+absl::StatusOr<std::string> normalizeEmail(std::string_view email) {
+  while (!email.empty() && (email.front() == ' ' || email.front() == '\t')) email.remove_prefix(1);
+  while (!email.empty() && (email.back() == ' ' || email.back() == '\t')) email.remove_suffix(1);
+  auto bad = [](std::string_view why) {
+    return absl::InvalidArgumentError(strCat("email: ", why));
+  };
+  if (email.empty()) return bad("empty");
+  if (email.size() > kMaxEmailBytes) return bad("longer than 254 bytes");
+  if (!internal::isPlainText(email, kMaxEmailBytes)) return bad("not printable UTF-8 text");
+  if (email.find_first_of(" \t\"(),:;<>[\\]") != std::string_view::npos) {
+    return bad("contains a space or a character not allowed in an address");
+  }
+  size_t at = email.find('@');
+  if (at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos) {
+    return bad("expected exactly one '@'");
+  }
+  std::string_view local = email.substr(0, at), domain = email.substr(at + 1);
+  if (local.empty() || local.size() > 64) return bad("the part before '@' must be 1..64 bytes");
+  if (domain.empty() || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
+    return bad("the domain after '@' is malformed");
+  }
+  std::string out(email);
+  std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  });
+  return out;
+}
+
+namespace {
+
+std::string encode(const Record& r) {
+  Json j = {{"v", 1},
+            {"sub", r.user.subject},
+            {"email", r.user.email},
+            {"email_verified", r.user.email_verified},
+            {"name", r.user.name},
+            {"phone_number", r.user.phone_number},
+            {"password_hash", r.password_hash},
+            {"created_ms", r.user.created_ms}};
+  return internal::dump(j);
+}
+
+absl::StatusOr<Record> decode(std::string_view key, std::string_view text) {
+  Json j = internal::parse(text);
+  Record r;
+  if (!internal::readString(j, "sub", r.user.subject) ||
+      !internal::readString(j, "email", r.user.email) ||
+      !internal::readBool(j, "email_verified", r.user.email_verified) ||
+      !internal::readString(j, "name", r.user.name) ||
+      !internal::readString(j, "phone_number", r.user.phone_number) ||
+      !internal::readString(j, "password_hash", r.password_hash) ||
+      !internal::readInt(j, "created_ms", r.user.created_ms) || r.user.subject != key) {
+    return absl::DataLossError(
+        strCat(Users::kNamespace, ": the record of user '", key, "' is unreadable"));
+  }
+  r.user.has_password = !r.password_hash.empty();
+  return r;
+}
+
+}  // namespace
+
+Users::Users(Storage& storage, const Clock& clock, crypto::Argon2Params params)
+    : storage_(storage), clock_(clock), params_(params) {}
+
+absl::StatusOr<std::unique_ptr<Users>> Users::create(Storage& storage, const Clock& clock,
+                                                     crypto::Argon2Params params) {
+  std::unique_ptr<Users> users(new Users(storage, clock, params));
+  ASSIGN_OR_RETURN(std::string dummy_password, internal::randomToken(16));
+  ASSIGN_OR_RETURN(users->dummy_hash_, crypto::argon2idHash(dummy_password, params));
+  return users;
+}
+
+absl::StatusOr<User> Users::add(const NewUser& in) {
+  ASSIGN_OR_RETURN(std::string email, normalizeEmail(in.email));
+  if (!internal::isPlainText(in.name, kMaxNameBytes)) {
+    return absl::InvalidArgumentError(
+        "name: must be printable UTF-8 text of at most 256 bytes");
+  }
+  if (!in.phone_number.empty() && !isE164(in.phone_number)) {
+    return absl::InvalidArgumentError(
+        strCat("phone: '", in.phone_number, "' is not an E.164 number such as +14155550100"));
+  }
+  Record r;
+  if (in.password) {
+    if (in.password->empty()) return absl::InvalidArgumentError("password: empty");
+    if (in.password->size() > limits::kMaxPasswordBytes) {
+      return absl::InvalidArgumentError(
+          strCat("password: longer than ", limits::kMaxPasswordBytes, " bytes"));
+    }
+    ASSIGN_OR_RETURN(r.password_hash, crypto::argon2idHash(*in.password, params_));
+  }
+  ASSIGN_OR_RETURN(r.user.subject, internal::randomToken(kSubjectBytes));
+  r.user.email = email;
+  r.user.email_verified = in.email_verified;
+  r.user.name = in.name;
+  r.user.phone_number = in.phone_number;
+  r.user.has_password = !r.password_hash.empty();
+  r.user.created_ms = clock_.nowMs();
+
+  // The email index is claimed first and atomically: of two concurrent adds
+  // of one email, exactly one wins.
+  ASSIGN_OR_RETURN(bool claimed, storage_.compareAndSet(kByEmailNamespace, email, std::nullopt,
+                                                        r.user.subject, 0));
+  if (!claimed) {
+    return absl::AlreadyExistsError(strCat("a user with email ", email, " already exists"));
+  }
+  absl::Status stored = storage_.put(kNamespace, r.user.subject, encode(r), 0);
+  if (!stored.ok()) {
+    storage_.remove(kByEmailNamespace, email).IgnoreError();
+    return stored;
+  }
+  return r.user;
+}
+
+absl::Status Users::remove(std::string_view email_in) {
+  ASSIGN_OR_RETURN(std::string email, normalizeEmail(email_in));
+  ASSIGN_OR_RETURN(std::optional<std::string> subject, storage_.get(kByEmailNamespace, email));
+  if (!subject) return absl::NotFoundError(strCat("no user with email ", email));
+  // The record first: once it is gone, sessions and lookups fail even if
+  // removing the index fails.
+  RETURN_IF_ERROR(storage_.remove(kNamespace, *subject));
+  return storage_.remove(kByEmailNamespace, email);
+}
+
+absl::StatusOr<std::vector<User>> Users::list(size_t limit) const {
+  ASSIGN_OR_RETURN(std::vector<KeyValue> records, storage_.list(kNamespace, limit));
+  std::vector<User> users;
+  users.reserve(records.size());
+  for (const KeyValue& kv : records) {
+    ASSIGN_OR_RETURN(Record r, decode(kv.key, kv.value));
+    users.push_back(std::move(r.user));
+  }
+  return users;
+}
+
+absl::StatusOr<std::optional<Record>> Users::load(std::string_view subject) const {
+  if (!internal::looksLikeToken(subject, kSubjectBytes)) return std::nullopt;
+  ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.get(kNamespace, subject));
+  if (!text) return std::nullopt;
+  ASSIGN_OR_RETURN(Record r, decode(subject, *text));
+  return r;
+}
+
+absl::StatusOr<std::optional<User>> Users::get(std::string_view subject) const {
+  ASSIGN_OR_RETURN(std::optional<Record> r, load(subject));
+  if (!r) return std::nullopt;
+  return std::move(r->user);
+}
+
+absl::StatusOr<std::optional<User>> Users::findByEmail(std::string_view email_in) const {
+  absl::StatusOr<std::string> email = normalizeEmail(email_in);
+  if (!email.ok()) return std::nullopt;
+  ASSIGN_OR_RETURN(std::optional<std::string> subject, storage_.get(kByEmailNamespace, *email));
+  if (!subject) return std::nullopt;
+  return get(*subject);
+}
+
+absl::StatusOr<std::optional<std::string>> Users::claimsJson(std::string_view subject) const {
+  ASSIGN_OR_RETURN(std::optional<User> u, get(subject));
+  if (!u) return std::nullopt;
+  Json j = {{"sub", u->subject}, {"email", u->email}, {"email_verified", u->email_verified}};
+  if (!u->name.empty()) j["name"] = u->name;
+  if (!u->phone_number.empty()) {
+    j["phone_number"] = u->phone_number;
+    j["phone_number_verified"] = false;
+  }
+  return internal::dump(j);
+}
+
+absl::StatusOr<std::optional<std::string>> Users::verifyPassword(std::string_view email_in,
+                                                                 std::string_view password) const {
+  // Exactly one Argon2id verification on every path: against the user's hash
+  // if there is one, else against the dummy hash (and then refused).
+  std::optional<Record> record;
+  absl::StatusOr<std::string> email = normalizeEmail(email_in);
+  if (email.ok() && password.size() <= limits::kMaxPasswordBytes) {
+    ASSIGN_OR_RETURN(std::optional<std::string> subject,
+                     storage_.get(kByEmailNamespace, *email));
+    if (subject) {
+      ASSIGN_OR_RETURN(record, load(*subject));
+    }
+  }
+  if (password.size() > limits::kMaxPasswordBytes) password = password.substr(0, 0);
+  if (!record || record->password_hash.empty()) {
+    crypto::argon2idVerify(dummy_hash_, password).IgnoreError();
+    return std::nullopt;
+  }
+  absl::StatusOr<bool> ok = crypto::argon2idVerify(record->password_hash, password);
+  if (!ok.ok()) {
+    return absl::DataLossError(strCat(kNamespace, ": the password hash of user '",
+                                      record->user.subject, "' is unreadable: ",
+                                      sv(ok.status().message())));
+  }
+  if (!*ok) return std::nullopt;
+  return record->user.subject;
+}
+
+}  // namespace habanero::auth

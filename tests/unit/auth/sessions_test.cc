@@ -1,0 +1,191 @@
+#include "auth/sessions.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "auth_fixture.h"
+#include "crypto/hash.h"
+
+namespace habanero::auth {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class SessionsTest : public AuthFixture {
+ protected:
+  void SetUp() override {
+    AuthFixture::SetUp();
+    sessions_ = std::make_unique<Sessions>(*storage_, clock_);
+  }
+  static Headers cookie(const std::string& value) { return {{"Cookie", value}}; }
+  static Headers sessionCookie(const std::string& value) {
+    return cookie(std::string(Sessions::kCookieName) + "=" + value);
+  }
+  // The cookie header a browser would send after receiving `set_cookie`.
+  static Headers echo(const std::string& set_cookie) {
+    return cookie(set_cookie.substr(0, set_cookie.find(';')));
+  }
+  std::unique_ptr<Sessions> sessions_;
+};
+
+TEST_F(SessionsTest, ParsesCookieHeaders) {
+  Headers h = {{"Cookie", "a=1; habanero_session=abc;b=2"},
+               {"X-Other", "habanero_session=no"},
+               {"cookie", " habanero_session = \"def\" ; c"}};
+  EXPECT_THAT(Sessions::cookies(h, "habanero_session"), ElementsAre("abc", "def"));
+  EXPECT_THAT(Sessions::cookies(h, "a"), ElementsAre("1"));
+  EXPECT_TRUE(Sessions::cookies(h, "habanero").empty());
+  EXPECT_TRUE(Sessions::cookies({}, "a").empty());
+}
+
+TEST_F(SessionsTest, StartThenGetByCookie) {
+  auto started = sessions_->start("sub-1", {"pwd"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->cookie.size(), 43u);  // 256 bits
+  EXPECT_EQ(started->session.sid.size(), 22u);
+  EXPECT_EQ(started->session.auth_time, clock_.nowMs() / 1000);
+
+  auto got = sessions_->get(sessionCookie(started->cookie));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->subject, "sub-1");
+  EXPECT_THAT((*got)->amr, ElementsAre("pwd"));
+  EXPECT_EQ((*got)->sid, started->session.sid);
+
+  auto j = nlohmann::json::parse(Sessions::toJson(**got));
+  EXPECT_EQ(j, nlohmann::json({{"sub", "sub-1"},
+                               {"amr", {"pwd"}},
+                               {"auth_time", started->session.auth_time},
+                               {"sid", started->session.sid}}));
+
+  auto second = sessions_->start("sub-1", {"pwd"});
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second->cookie, started->cookie) << "every login gets a new cookie";
+  EXPECT_NE(second->session.sid, started->session.sid);
+}
+
+TEST_F(SessionsTest, StoredUnderTheCookiesHashNeverTheCookie) {
+  auto started = sessions_->start("sub-1", {"pwd"});
+  ASSERT_TRUE(started.ok());
+  auto records = storage_->list(Sessions::kNamespace, 10);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].key, crypto::sha256(started->cookie));
+  EXPECT_THAT((*records)[0].value, Not(HasSubstr(started->cookie)));
+}
+
+TEST_F(SessionsTest, NoMalformedUnknownOrExpiredSession) {
+  EXPECT_FALSE(sessions_->get({}).value().has_value());
+  EXPECT_FALSE(sessions_->get(sessionCookie("")).value().has_value());
+  EXPECT_FALSE(sessions_->get(sessionCookie("not-a-token")).value().has_value());
+  EXPECT_FALSE(sessions_->get(sessionCookie(std::string(43, 'A'))).value().has_value());
+  auto started = sessions_->start("sub-1", {"pwd"});
+  ASSERT_TRUE(started.ok());
+  // A stale same-named cookie first (another path) does not hide the live one.
+  Headers both = cookie("habanero_session=" + std::string(43, 'B') +
+                        "; habanero_session=" + started->cookie);
+  EXPECT_TRUE(sessions_->get(both).value().has_value());
+  clock_.advance(limits::kSessionTtlMs - 1);
+  EXPECT_TRUE(sessions_->get(sessionCookie(started->cookie)).value().has_value());
+  clock_.advance(1);
+  EXPECT_FALSE(sessions_->get(sessionCookie(started->cookie)).value().has_value())
+      << "sessions expire kSessionTtlMs after login";
+}
+
+TEST_F(SessionsTest, EndRemovesOnlyThisSession) {
+  auto mine = sessions_->start("sub-1", {"pwd"});
+  auto other = sessions_->start("sub-2", {"pwd"});
+  ASSERT_TRUE(mine.ok() && other.ok());
+  EXPECT_EQ(sessions_->end(sessionCookie(mine->cookie)), absl::OkStatus());
+  EXPECT_FALSE(sessions_->get(sessionCookie(mine->cookie)).value().has_value());
+  EXPECT_TRUE(sessions_->get(sessionCookie(other->cookie)).value().has_value());
+  EXPECT_EQ(sessions_->end({}), absl::OkStatus()) << "no session: nothing to do";
+}
+
+TEST_F(SessionsTest, CookieAttributes) {
+  EXPECT_EQ(sessions_->sessionCookie("v", false),
+            "habanero_session=v; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax");
+  EXPECT_EQ(sessions_->sessionCookie("v", true),
+            "habanero_session=v; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax; Secure");
+  EXPECT_EQ(sessions_->clearSessionCookie(true),
+            "habanero_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
+}
+
+TEST_F(SessionsTest, LoginAttemptsCheckReturnToAndHint) {
+  for (const char* bad : {"", "authorize", "//evil.example/", "/\\evil.example",
+                          "https://evil.example/", "/a b", "/a\r\nSet-Cookie: x"}) {
+    auto begun = sessions_->beginLogin(bad, "", {}, false);
+    EXPECT_EQ(begun.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(sessions_->beginLogin(std::string(limits::kMaxReturnToBytes + 1, '/'), "", {}, false)
+                   .ok());
+  EXPECT_FALSE(sessions_->beginLogin("/ok", "bad\nhint", {}, false).ok());
+  EXPECT_FALSE(
+      sessions_->beginLogin("/ok", std::string(limits::kMaxLoginHintBytes + 1, 'h'), {}, false)
+          .ok());
+  EXPECT_TRUE(sessions_->beginLogin("/", "", {}, false).ok());
+  EXPECT_TRUE(
+      sessions_->beginLogin("/authorize/resume?p=x%20y", "ana@example.com", {}, false).ok());
+}
+
+TEST_F(SessionsTest, AttemptsAreBoundToTheBrowserThatStartedThem) {
+  auto begun = sessions_->beginLogin("/authorize/resume?p=1", "ana@example.com", {}, true);
+  ASSERT_TRUE(begun.ok()) << begun.status();
+  EXPECT_EQ(begun->rt.size(), 43u);
+  EXPECT_THAT(begun->set_cookie, HasSubstr("habanero_login="));
+  EXPECT_THAT(begun->set_cookie,
+              HasSubstr("; Path=/; Max-Age=600; HttpOnly; SameSite=Lax; Secure"));
+  Headers browser = echo(begun->set_cookie);
+
+  auto found = sessions_->findAttempt(begun->rt, browser);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->return_to, "/authorize/resume?p=1");
+  EXPECT_EQ((*found)->login_hint, "ana@example.com");
+  EXPECT_FALSE(sessions_->findAttempt(begun->rt, {}).value().has_value()) << "no binding cookie";
+  Headers stranger = cookie("habanero_login=" + std::string(43, 'A'));
+  EXPECT_FALSE(sessions_->findAttempt(begun->rt, stranger).value().has_value());
+  EXPECT_FALSE(sessions_->takeAttempt(begun->rt, stranger).value().has_value());
+  EXPECT_TRUE(sessions_->findAttempt(begun->rt, browser).value().has_value())
+      << "a stranger cannot end someone else's attempt";
+
+  // A second attempt from the same browser reuses its binding cookie, so
+  // both stay usable (two tabs).
+  auto second = sessions_->beginLogin("/two", "", browser, false);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(echo(second->set_cookie), browser);
+  EXPECT_TRUE(sessions_->findAttempt(second->rt, browser).value().has_value());
+
+  auto taken = sessions_->takeAttempt(begun->rt, browser);
+  ASSERT_TRUE(taken.ok() && taken->has_value());
+  EXPECT_EQ((*taken)->return_to, "/authorize/resume?p=1");
+  EXPECT_FALSE(sessions_->takeAttempt(begun->rt, browser).value().has_value()) << "once only";
+  EXPECT_FALSE(sessions_->findAttempt(begun->rt, browser).value().has_value());
+  EXPECT_FALSE(sessions_->findAttempt("junk", browser).value().has_value());
+}
+
+TEST_F(SessionsTest, AttemptsExpireAfterTenMinutes) {
+  auto begun = sessions_->beginLogin("/x", "", {}, false);
+  ASSERT_TRUE(begun.ok());
+  Headers browser = echo(begun->set_cookie);
+  clock_.advance(limits::kLoginAttemptTtlMs - 1);
+  EXPECT_TRUE(sessions_->findAttempt(begun->rt, browser).value().has_value());
+  clock_.advance(1);
+  EXPECT_FALSE(sessions_->findAttempt(begun->rt, browser).value().has_value());
+  EXPECT_FALSE(sessions_->takeAttempt(begun->rt, browser).value().has_value());
+}
+
+TEST(LocalPath, Rules) {
+  EXPECT_TRUE(isLocalPath("/"));
+  EXPECT_TRUE(isLocalPath("/authorize/resume?p=abc"));
+  EXPECT_FALSE(isLocalPath("//host"));
+  EXPECT_FALSE(isLocalPath("/\\host"));
+  EXPECT_FALSE(isLocalPath("x/"));
+  EXPECT_FALSE(isLocalPath("/\x7f"));
+  EXPECT_FALSE(isLocalPath("/\xc3\xa9"));
+}
+
+}  // namespace
+}  // namespace habanero::auth
