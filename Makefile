@@ -47,7 +47,7 @@ fuzz: setup
 	@scripts/setup.sh fuzz
 	$(call configure,build-fuzz,-DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DHABANERO_FUZZ=ON -DHABANERO_BUILD_TESTS=OFF)
 	@cmake --build build-fuzz -j$(JOBS)
-	@echo ">> fuzzers in build-fuzz/fuzz/; run one with e.g. build-fuzz/fuzz/http_request_fuzzer fuzz/corpus/http_request -max_total_time=60"
+	@echo ">> fuzzers in build-fuzz/fuzz/; run one with e.g. build-fuzz/fuzz/http_request_fuzzer fuzz/corpus/http_request_fuzzer -max_total_time=60"
 
 asan: setup
 	@scripts/setup.sh fuzz

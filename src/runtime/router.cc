@@ -119,7 +119,38 @@ void ExtensionRouter::startWatching(uint32_t interval_ms) {
   });
 }
 
+namespace {
+
+// Whether `path` has a "." or ".." segment, plain or percent-encoded. Such
+// paths are refused rather than normalised, so that no two spellings of a
+// path can reach different mounts here and behind a proxy.
+bool hasDotSegment(std::string_view path) {
+  size_t start = 0;
+  for (;;) {
+    size_t end = path.find('/', start);
+    std::string_view seg = path.substr(start, end == std::string_view::npos ? end : end - start);
+    size_t dots = 0, i = 0;
+    while (i < seg.size()) {
+      if (seg[i] == '.') {
+        i += 1;
+      } else if (seg.size() - i >= 3 && seg[i] == '%' && seg[i + 1] == '2' &&
+                 (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+        i += 3;
+      } else {
+        break;
+      }
+      ++dots;
+    }
+    if (i == seg.size() && (dots == 1 || dots == 2)) return true;
+    if (end == std::string_view::npos) return false;
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
 Response ExtensionRouter::dispatch(const Request& request) {
+  if (hasDotSegment(request.path)) return Response::text(400, "bad request: dot segment in path\n");
   std::shared_ptr<const ExtensionSet> set = current_.load();
   for (const LoadedExtension& e : set->entries) {
     const std::string& mount = e.config.mount;

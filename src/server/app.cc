@@ -50,6 +50,27 @@ struct App::Parts {
   }
 };
 
+namespace {
+
+// The extensions' configurations with the setting "issuer" filled in where the
+// operator did not set one, so protocol extensions always know the issuer.
+std::vector<ExtensionConfig> withIssuer(std::vector<ExtensionConfig> extensions,
+                                        const std::string& issuer) {
+  for (ExtensionConfig& e : extensions) e.settings.try_emplace("issuer", issuer);
+  return extensions;
+}
+
+// The issuer derivable before binding: the configured one, or the listen
+// port's (empty when that port is 0 and only known after start()).
+std::string issuerBeforeStart(const Config& c) {
+  if (!c.server.issuer.empty()) return c.server.issuer;
+  auto listen = http::parseListenAddress(c.server.listen);
+  if (!listen.ok() || listen->port == 0) return "";
+  return strCat(c.server.tls_cert.empty() ? "http" : "https", "://localhost:", listen->port);
+}
+
+}  // namespace
+
 std::string pidFilePath(const Config& config) {
   return strCat(config.server.data_dir, "/habanero.pid");
 }
@@ -111,7 +132,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
                                                         : c.runtime.extension_dir;
   parts->router =
       std::make_unique<runtime::ExtensionRouter>(*parts->engine, parts->services, ext_dir);
-  runtime::ReloadReport report = parts->router->load(c.extensions);
+  runtime::ReloadReport report =
+      parts->router->load(withIssuer(c.extensions, issuerBeforeStart(c)));
   spdlog::info("{} extension(s) loaded, {} failed; {} client(s) registered", report.loaded,
                report.failed, parts->clients->size());
   runtime::ExtensionRouter* router = parts->router.get();
@@ -146,6 +168,10 @@ absl::Status App::start() {
   o.tls_key_file = c.server.tls_key;
   parts_->http = std::make_unique<http::HttpServer>(o, *parts_->pages);
   RETURN_IF_ERROR(parts_->http->start());
+  if (issuerBeforeStart(c).empty()) {
+    // Port 0: only now is the issuer known; hand it to the extensions.
+    parts_->router->load(withIssuer(c.extensions, issuer()));
+  }
   parts_->router->startWatching(c.runtime.watch_interval_ms);
 
   parts_->pid_file = pidFilePath(c);

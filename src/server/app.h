@@ -49,7 +49,8 @@ class App {
   void stop();
 
   uint16_t port() const;
-  // The issuer URL: the configured one, else http(s)://localhost:<port>.
+  // The issuer URL: the configured one, else http(s)://localhost:<port>. Every
+  // extension gets it as the setting "issuer" unless its configuration sets one.
   std::string issuer() const;
   runtime::ExtensionRouter& router();
   runtime::Engine& engine();

@@ -469,3 +469,21 @@ TEST_F(HostCallTest, ResponseHeadersAreCheckedAndBodiesCapped) {
 
 }  // namespace
 }  // namespace habanero::runtime
+
+namespace habanero::runtime {
+namespace {
+
+TEST_F(RouterTest, DotSegmentsAreRefusedNotNormalised) {
+  ExtensionRouter router(*engine_, services_, "");
+  auto noop = configFor("noop", {"http"});
+  router.load({noop});
+  for (const char* path : {"/noop/../admin", "/noop/./x", "/noop/%2e%2E/x", "/noop/..", "/.."}) {
+    EXPECT_EQ(router.dispatch(get(path)).status, 400) << path;
+  }
+  for (const char* path : {"/noop/...", "/noop/.well-known", "/noop/a..b", "/noop/x"}) {
+    EXPECT_EQ(router.dispatch(get(path)).status, 200) << path;
+  }
+}
+
+}  // namespace
+}  // namespace habanero::runtime
