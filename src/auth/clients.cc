@@ -351,7 +351,7 @@ absl::StatusOr<std::vector<Client>> Clients::list(size_t limit) const {
 }
 
 absl::Status Clients::reload() {
-  absl::MutexLock serial(&reload_mu_);
+  std::lock_guard<std::mutex> serial(reload_mu_);
   ASSIGN_OR_RETURN(std::vector<KeyValue> records,
                    storage_.list(kNamespace, limits::kMaxListRecords));
   auto next = std::make_shared<Snapshot>();
@@ -363,13 +363,13 @@ absl::Status Clients::reload() {
     }
     next->emplace(kv.key, std::move(*entry));
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   snapshot_ = std::move(next);
   return absl::OkStatus();
 }
 
 std::shared_ptr<const Clients::Snapshot> Clients::snapshot() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return snapshot_;
 }
 

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "habanero/clock.h"
 #include "habanero/limits.h"
 #include "habanero/status.h"
@@ -134,8 +134,8 @@ class Clients {
 
   Storage& storage_;
   const Clock& clock_;
-  absl::Mutex reload_mu_;  // serialises reload(): snapshots are installed in storage order
-  mutable absl::Mutex mu_;
+  std::mutex reload_mu_;  // serialises reload(): snapshots are installed in storage order
+  mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
 };
 

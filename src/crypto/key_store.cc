@@ -513,7 +513,7 @@ absl::Status KeyStore::rotate() { return load(Mode::kRotate); }
 absl::Status KeyStore::reload() { return load(Mode::kReload); }
 
 absl::Status KeyStore::load(Mode mode) {
-  absl::MutexLock update_lock(&update_mu_);
+  std::lock_guard<std::mutex> update_lock(update_mu_);
   std::optional<KeyRecord> fresh;  // generated at most once, reused across retries
   for (int attempt = 0; attempt < kMaxUpdateAttempts; ++attempt) {
     ASSIGN_OR_RETURN(std::optional<std::string> stored, storage_.get(kNamespace, kRecordKey));
@@ -531,7 +531,7 @@ absl::Status KeyStore::load(Mode mode) {
       if (current && current->stored == *stored) return absl::OkStatus();
       ASSIGN_OR_RETURN(std::shared_ptr<const KeySet> set,
                        buildKeySet(std::move(*stored), records, now, options_.retention_ms));
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       keys_ = std::move(set);
       return absl::OkStatus();
     }
@@ -555,7 +555,7 @@ absl::Status KeyStore::load(Mode mode) {
     ASSIGN_OR_RETURN(bool written,
                      storage_.compareAndSet(kNamespace, kRecordKey, expected, value, 0));
     if (written) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       keys_ = std::move(set);
       return absl::OkStatus();
     }
@@ -565,7 +565,7 @@ absl::Status KeyStore::load(Mode mode) {
 }
 
 std::shared_ptr<const KeyStore::KeySet> KeyStore::snapshot() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return keys_;
 }
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "habanero/clock.h"
 #include "habanero/signer.h"
 #include "habanero/status.h"
@@ -104,8 +104,8 @@ class KeyStore final : public Signer {
   const Clock& clock_;
   const KeyStoreOptions options_;
 
-  absl::Mutex update_mu_;  // serialises load(): snapshots are installed in storage order
-  mutable absl::Mutex mu_;
+  std::mutex update_mu_;  // serialises load(): snapshots are installed in storage order
+  mutable std::mutex mu_;
   std::shared_ptr<const KeySet> keys_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -125,7 +125,7 @@ absl::StatusOr<StoragePtr> SqliteStorage::open(const std::string& path, const Cl
 }
 
 absl::Status SqliteStorage::init(Synchronous sync) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (sqlite3_threadsafe() == 0) {
     return absl::FailedPreconditionError("sqlite: library built without thread safety");
   }
@@ -270,7 +270,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStorage::get(std::string_view n
                                                               std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return getLocked(ns, key, now);
 }
 
@@ -278,7 +278,7 @@ absl::Status SqliteStorage::put(std::string_view ns, std::string_view key, std::
                                 int64_t ttl_ms) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(putLocked(ns, key, value, expiryFor(now, ttl_ms)));
   maybePurge(now);
   return absl::OkStatus();
@@ -286,7 +286,7 @@ absl::Status SqliteStorage::put(std::string_view ns, std::string_view key, std::
 
 absl::Status SqliteStorage::remove(std::string_view ns, std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   sqlite3_stmt* stmt = remove_stmt_.get();
   ScopedReset reset(stmt);
   int rc = bindKey(stmt, ns, key);
@@ -300,7 +300,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStorage::take(std::string_view 
                                                                std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   sqlite3_stmt* stmt = take_stmt_.get();
   ScopedReset reset(stmt);
   int rc = bindKey(stmt, ns, key);
@@ -321,7 +321,7 @@ absl::StatusOr<bool> SqliteStorage::compareAndSet(std::string_view ns, std::stri
                                                   std::string_view value, int64_t ttl_ms) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
 
   // BEGIN IMMEDIATE takes the write lock up front, so the read below cannot be
   // invalidated by another connection before the write.
@@ -361,7 +361,7 @@ absl::StatusOr<std::vector<KeyValue>> SqliteStorage::list(std::string_view ns, s
   std::vector<KeyValue> records;
   if (limit == 0) return records;
   int64_t now = clock_.nowMs();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   sqlite3_stmt* stmt = list_stmt_.get();
   ScopedReset reset(stmt);
   int64_t bounded = static_cast<int64_t>(

@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "habanero/clock.h"
 #include "habanero/status.h"
 #include "habanero/storage.h"
@@ -96,7 +96,7 @@ class SqliteStorage final : public Storage {
   const std::string path_;
   const Clock& clock_;
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   DbHandle db_ ABSL_GUARDED_BY(mu_);  // declared before the statements: closed last
   StmtHandle get_stmt_ ABSL_GUARDED_BY(mu_);
   StmtHandle put_stmt_ ABSL_GUARDED_BY(mu_);
