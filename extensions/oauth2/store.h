@@ -1,0 +1,124 @@
+// store.h — the extension's records in its KV namespace: codes, tokens, revocations,
+// remembered consent and short-lived requests.
+//
+// Key layout (values are JSON objects; every token is looked up by the hex SHA-256 of its
+// value, so the store never holds a usable code or token):
+//   p/<id>          pending authorization request (login, consent)     TTL 10 min
+//   lo/<id>         logout awaiting confirmation                       TTL 10 min
+//   c/<hash>        authorization code                                 TTL code_ttl
+//   cu/<hash>       "code used": what the code's redemption issued, so a replay can revoke it
+//   rt/<hash>       refresh token                                      TTL refresh_token_ttl
+//   f/<family>      refresh-token family: current token, revoked flag, access-token ids
+//   at/<hash>       opaque access token                                TTL access_token_ttl
+//   rv/<jti>        revoked access token id, kept until the token would expire
+//   cs/<hash(sub,client)>  remembered consent (scopes), no expiry
+//
+// Every function returns Store::Ok, NotFound (absent, expired or unreadable), Conflict
+// (compare-and-set lost) or Unavailable (the host's store failed; it logged why).
+#ifndef HABANERO_EXTENSIONS_OAUTH2_STORE_H_
+#define HABANERO_EXTENSIONS_OAUTH2_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "json.h"
+
+namespace habanero::oauth2 {
+
+enum class Store { Ok, NotFound, Conflict, Unavailable };
+
+// A fresh random 256-bit value, base64url (43 characters): codes, refresh tokens, opaque
+// access tokens. nullopt if the host's RNG failed.
+std::optional<std::string> randomToken();
+// A fresh random 128-bit identifier, base64url (22 characters): jti, family, request ids.
+std::optional<std::string> randomId();
+// Hex SHA-256 of a token, the form in which it is stored.
+std::string tokenHash(std::string_view token);
+
+// Generic JSON records under "<prefix><id>". TTLs are seconds; <= 0 is one second (a record
+// that is already due), never "forever".
+Store putRecord(std::string_view prefix, std::string_view id, const Json& value, int64_t ttl_s);
+Store getRecord(std::string_view prefix, std::string_view id, Json& out);
+Store takeRecord(std::string_view prefix, std::string_view id, Json& out);
+Store deleteRecord(std::string_view prefix, std::string_view id);
+
+// The authorization code's grant.
+struct CodeRecord {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string code_challenge;  // empty: issued without PKCE
+  std::string nonce;
+  std::vector<std::string> scopes;
+  std::string sub;
+  int64_t auth_time = 0;
+  std::vector<std::string> amr;
+  std::string sid;
+  int64_t exp = 0;  // seconds
+};
+Store putCode(const std::string& hash, const CodeRecord& code, int64_t ttl_s);
+// Atomically takes the code: of concurrent redemptions exactly one gets Ok.
+Store takeCode(const std::string& hash, CodeRecord& out);
+
+// What a code's redemption issued.
+struct CodeUse {
+  std::string jti;
+  int64_t jti_exp = 0;
+  std::string family;  // empty: no refresh token
+};
+Store putCodeUse(const std::string& hash, const CodeUse& use, int64_t ttl_s);
+Store getCodeUse(const std::string& hash, CodeUse& out);
+
+// A refresh token. Rotated tokens keep their record until they expire so that a replay is
+// recognised (its hash is no longer the family's current one).
+struct RefreshRecord {
+  std::string family;
+  std::string client_id;
+  std::string sub;
+  std::vector<std::string> scopes;
+  int64_t auth_time = 0;
+  std::vector<std::string> amr;
+  std::string sid;
+  int64_t iat = 0;
+  int64_t exp = 0;
+};
+Store putRefresh(const std::string& hash, const RefreshRecord& rec, int64_t ttl_s);
+Store getRefresh(const std::string& hash, RefreshRecord& out);
+
+// A refresh-token family: all tokens rotated from one grant.
+struct Family {
+  std::string current;  // hash of the only refresh token that may be used
+  std::string client_id;
+  bool revoked = false;
+  std::vector<std::pair<std::string, int64_t>> access_tokens;  // (jti, exp) still alive
+  int64_t exp = 0;
+};
+// `raw` receives the stored text, for compare-and-set.
+Store getFamily(const std::string& id, Family& out, std::string& raw);
+// Writes the family if its stored text still equals `expected_raw` (absent when nullopt).
+Store casFamily(const std::string& id, const std::optional<std::string>& expected_raw,
+                const Family& family, int64_t ttl_s);
+// Marks the family revoked and revokes its live access tokens. Ok also when absent.
+Store revokeFamily(const std::string& id, int64_t now);
+
+// An opaque access token's claims (the same as a JWT access token's).
+Store putOpaqueAccess(const std::string& hash, const Json& claims, int64_t ttl_s);
+Store getOpaqueAccess(const std::string& hash, Json& claims);
+Store deleteOpaqueAccess(const std::string& hash);
+
+// Access-token revocation by jti, kept until `exp` (+ a minute).
+Store revokeAccessToken(std::string_view jti, int64_t exp, int64_t now);
+// Ok: revoked; NotFound: not revoked.
+Store isAccessTokenRevoked(std::string_view jti);
+
+// Remembered consent of `sub` for `client_id`.
+Store getConsent(std::string_view sub, std::string_view client_id, std::vector<std::string>& out);
+Store putConsent(std::string_view sub, std::string_view client_id,
+                 const std::vector<std::string>& scopes);
+
+}  // namespace habanero::oauth2
+
+#endif  // HABANERO_EXTENSIONS_OAUTH2_STORE_H_

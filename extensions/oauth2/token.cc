@@ -1,0 +1,343 @@
+// The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636 §4.5-4.6; OIDC Core §3.1.3).
+//
+// Grants: authorization_code (single use; a replay revokes what the code issued),
+// refresh_token (rotated on every use; presenting a rotated token revokes the family) and
+// client_credentials (confidential clients). Refresh tokens are issued only for the
+// offline_access scope, to clients allowed the refresh_token grant.
+#include <habanero.hh>
+
+#include <algorithm>
+
+#include "clients.h"
+#include "core/params.h"
+#include "handlers.h"
+#include "http.h"
+#include "store.h"
+#include "tokens.h"
+
+namespace sdk = habanero::sdk;
+
+namespace habanero::oauth2 {
+namespace {
+
+// Live access tokens remembered per refresh-token family (for revoking them with it).
+constexpr size_t kMaxFamilyAccessTokens = 64;
+
+void invalidGrant(std::string_view description) {
+  respondOAuthError(400, "invalid_grant", description);
+}
+
+enum class UserLookup { Found, NotFound, Unavailable };
+
+UserLookup loadUser(std::string_view sub, Json& out) {
+  std::string text;
+  switch (sdk::userGet(sub, text)) {
+    case sdk::Result::Ok:
+      break;
+    case sdk::Result::NotFound:
+      return UserLookup::NotFound;
+    default:
+      return UserLookup::Unavailable;
+  }
+  auto j = parseJsonObject(text);
+  if (!j) return UserLookup::Unavailable;
+  out = std::move(*j);
+  return UserLookup::Found;
+}
+
+void respondTokens(const Config& config, const IssuedAccessToken& at,
+                   const std::vector<std::string>& scopes, const std::string& refresh_token,
+                   const std::string& id_token) {
+  Json body = {{"access_token", at.token}, {"token_type", "Bearer"},
+               {"expires_in", config.access_token_ttl}, {"scope", joinScope(scopes)}};
+  if (!refresh_token.empty()) body["refresh_token"] = refresh_token;
+  if (!id_token.empty()) body["id_token"] = id_token;
+  respondJson(200, body);
+}
+
+// Revokes what a code's first redemption issued.
+void revokeCodeTokens(const CodeUse& use, int64_t now) {
+  revokeAccessToken(use.jti, use.jti_exp, now);
+  if (!use.family.empty()) revokeFamily(use.family, now);
+}
+
+void authorizationCodeGrant(const Config& config, const Client& client, Params& form) {
+  std::optional<std::string> code, redirect_uri, verifier;
+  if (!form.get("code", code, kMaxTokenBytes) ||
+      !form.get("redirect_uri", redirect_uri, 4096) ||
+      !form.get("code_verifier", verifier, 256)) {
+    return respondOAuthError(400, "invalid_request", form.error());
+  }
+  if (!code) return respondOAuthError(400, "invalid_request", "code is required");
+  if (!looksLikeOpaqueToken(*code)) return invalidGrant("invalid authorization code");
+  int64_t now = nowSeconds();
+  std::string hash = tokenHash(*code);
+  CodeRecord rec;
+  switch (takeCode(hash, rec)) {
+    case Store::Ok:
+      break;
+    case Store::Unavailable:
+      return respondUnavailable();
+    default: {
+      CodeUse use;
+      if (getCodeUse(hash, use) == Store::Ok) {
+        revokeCodeTokens(use, now);
+        sdk::logWarn("authorization code replayed by client " + client.id +
+                     "; revoked the tokens it issued");
+        return invalidGrant("authorization code was already used");
+      }
+      return invalidGrant("invalid or expired authorization code");
+    }
+  }
+  if (rec.client_id != client.id) return invalidGrant("code was issued to another client");
+  if (rec.exp < now) return invalidGrant("authorization code expired");
+  if (!redirect_uri || *redirect_uri != rec.redirect_uri) {
+    return invalidGrant("redirect_uri does not match the authorization request");
+  }
+  if (!rec.code_challenge.empty()) {
+    if (!verifier) return invalidGrant("code_verifier is required");
+    if (!isPkceVerifier(*verifier) || !sdk::constantTimeEqual(s256(*verifier), rec.code_challenge)) {
+      return invalidGrant("code_verifier does not match the code_challenge");
+    }
+  } else if (verifier) {
+    // PKCE downgrade: a verifier for a code issued without a challenge.
+    return invalidGrant("code_verifier sent for a code issued without code_challenge");
+  }
+
+  Grant grant;
+  grant.client_id = client.id;
+  grant.sub = rec.sub;
+  grant.has_user = true;
+  grant.scopes = rec.scopes;
+  grant.auth_time = rec.auth_time;
+  grant.amr = rec.amr;
+  grant.sid = rec.sid;
+  grant.nonce = rec.nonce;
+  const bool openid = hasScope(grant.scopes, "openid");
+  const bool refresh = hasScope(grant.scopes, "offline_access") && client.allowsGrant("refresh_token");
+
+  Json user;
+  switch (loadUser(grant.sub, user)) {
+    case UserLookup::Found:
+      break;
+    case UserLookup::NotFound:
+      return invalidGrant("the user no longer exists");
+    case UserLookup::Unavailable:
+      return respondUnavailable();
+  }
+  auto jti = randomId();
+  std::optional<std::string> family = refresh ? randomId() : std::optional<std::string>("");
+  if (!jti || !family) return respondUnavailable();
+
+  // Record the redemption first: a replay from now on revokes these tokens.
+  CodeUse use{*jti, now + config.access_token_ttl, *family};
+  int64_t use_ttl = std::max(config.access_token_ttl, refresh ? config.refresh_token_ttl : 0) + 60;
+  if (putCodeUse(hash, use, use_ttl) != Store::Ok) return respondUnavailable();
+
+  IssuedAccessToken at;
+  if (mintAccessToken(config, client, grant, *jti, now, at) != Mint::Ok) {
+    return respondUnavailable();
+  }
+  std::string refresh_token;
+  if (refresh) {
+    auto token = randomToken();
+    if (!token) return respondUnavailable();
+    std::string rh = tokenHash(*token);
+    RefreshRecord rr;
+    rr.family = *family;
+    rr.client_id = client.id;
+    rr.sub = grant.sub;
+    rr.scopes = grant.scopes;
+    rr.auth_time = grant.auth_time;
+    rr.amr = grant.amr;
+    rr.sid = grant.sid;
+    rr.iat = now;
+    rr.exp = now + config.refresh_token_ttl;
+    Family f;
+    f.current = rh;
+    f.client_id = client.id;
+    f.access_tokens.emplace_back(at.jti, at.exp);
+    f.exp = rr.exp;
+    if (putRefresh(rh, rr, config.refresh_token_ttl) != Store::Ok ||
+        casFamily(*family, std::nullopt, f, config.refresh_token_ttl) != Store::Ok) {
+      return respondUnavailable();
+    }
+    refresh_token = std::move(*token);
+  }
+  std::string id_token;
+  if (openid && mintIdToken(config, grant, at.token, user, now, id_token) != Mint::Ok) {
+    return respondUnavailable();
+  }
+  respondTokens(config, at, grant.scopes, refresh_token, id_token);
+}
+
+void refreshTokenGrant(const Config& config, const Client& client, Params& form) {
+  std::optional<std::string> token, scope;
+  if (!form.get("refresh_token", token, kMaxTokenBytes) ||
+      !form.get("scope", scope, kMaxScopeBytes)) {
+    return respondOAuthError(400, "invalid_request", form.error());
+  }
+  if (!token) return respondOAuthError(400, "invalid_request", "refresh_token is required");
+  if (!looksLikeOpaqueToken(*token)) return invalidGrant("invalid refresh token");
+  int64_t now = nowSeconds();
+  std::string hash = tokenHash(*token);
+  RefreshRecord rec;
+  switch (getRefresh(hash, rec)) {
+    case Store::Ok:
+      break;
+    case Store::Unavailable:
+      return respondUnavailable();
+    default:
+      return invalidGrant("invalid or expired refresh token");
+  }
+  if (rec.client_id != client.id) return invalidGrant("refresh token was issued to another client");
+  if (rec.exp <= now) return invalidGrant("refresh token expired");
+  Family family;
+  std::string raw;
+  switch (getFamily(rec.family, family, raw)) {
+    case Store::Ok:
+      break;
+    case Store::Unavailable:
+      return respondUnavailable();
+    default:
+      return invalidGrant("invalid or expired refresh token");
+  }
+  if (family.revoked) return invalidGrant("refresh token was revoked");
+  if (family.current != hash) {
+    revokeFamily(rec.family, now);
+    sdk::logWarn("rotated refresh token reused by client " + client.id +
+                 "; revoked its whole family");
+    return invalidGrant("refresh token was already used; the grant is revoked");
+  }
+  std::vector<std::string> scopes = rec.scopes;
+  if (scope) {
+    auto requested = parseScope(*scope);
+    if (!requested || !isSubset(*requested, rec.scopes)) {
+      return respondOAuthError(400, "invalid_scope", "scope exceeds the original grant");
+    }
+    scopes = std::move(*requested);
+  }
+  Json user;
+  switch (loadUser(rec.sub, user)) {
+    case UserLookup::Found:
+      break;
+    case UserLookup::NotFound:
+      revokeFamily(rec.family, now);
+      return invalidGrant("the user no longer exists");
+    case UserLookup::Unavailable:
+      return respondUnavailable();
+  }
+
+  Grant grant;
+  grant.client_id = client.id;
+  grant.sub = rec.sub;
+  grant.has_user = true;
+  grant.scopes = scopes;
+  grant.auth_time = rec.auth_time;
+  grant.amr = rec.amr;
+  grant.sid = rec.sid;
+  auto jti = randomId();
+  auto next = randomToken();
+  if (!jti || !next) return respondUnavailable();
+  IssuedAccessToken at;
+  if (mintAccessToken(config, client, grant, *jti, now, at) != Mint::Ok) {
+    return respondUnavailable();
+  }
+  std::string id_token;
+  if (hasScope(scopes, "openid") && mintIdToken(config, grant, at.token, user, now, id_token) != Mint::Ok) {
+    return respondUnavailable();
+  }
+
+  // Rotate: the new token becomes the family's only usable one.
+  std::string next_hash = tokenHash(*next);
+  RefreshRecord rotated = rec;
+  rotated.iat = now;
+  rotated.exp = now + config.refresh_token_ttl;
+  Family updated = family;
+  updated.current = next_hash;
+  std::erase_if(updated.access_tokens, [&](const auto& e) { return e.second <= now; });
+  if (updated.access_tokens.size() >= kMaxFamilyAccessTokens) {
+    updated.access_tokens.erase(updated.access_tokens.begin());
+  }
+  updated.access_tokens.emplace_back(at.jti, at.exp);
+  updated.exp = rotated.exp;
+  if (putRefresh(next_hash, rotated, config.refresh_token_ttl) != Store::Ok) {
+    revokeAccessToken(at.jti, at.exp, now);
+    return respondUnavailable();
+  }
+  switch (casFamily(rec.family, raw, updated, config.refresh_token_ttl)) {
+    case Store::Ok:
+      break;
+    case Store::Conflict:
+      // Another request rotated this very token at the same moment: a reuse.
+      revokeAccessToken(at.jti, at.exp, now);
+      revokeFamily(rec.family, now);
+      sdk::logWarn("refresh token used concurrently by client " + client.id +
+                   "; revoked its whole family");
+      return invalidGrant("refresh token was already used; the grant is revoked");
+    default:
+      revokeAccessToken(at.jti, at.exp, now);
+      return respondUnavailable();
+  }
+  respondTokens(config, at, scopes, *next, id_token);
+}
+
+void clientCredentialsGrant(const Config& config, const ClientAuth& auth, Params& form) {
+  if (!auth.authenticated) {
+    return respondOAuthError(400, "unauthorized_client",
+                             "public clients cannot use client_credentials");
+  }
+  std::optional<std::string> scope;
+  if (!form.get("scope", scope, kMaxScopeBytes)) {
+    return respondOAuthError(400, "invalid_request", form.error());
+  }
+  auto scopes = parseScope(scope.value_or(""));
+  if (!scopes || hasScope(*scopes, "openid") || hasScope(*scopes, "offline_access") ||
+      !auth.client.allowsScopes(*scopes)) {
+    return respondOAuthError(400, "invalid_scope", "a requested scope is not allowed");
+  }
+  Grant grant;
+  grant.client_id = auth.client.id;
+  grant.sub = auth.client.id;
+  grant.has_user = false;
+  grant.scopes = std::move(*scopes);
+  auto jti = randomId();
+  if (!jti) return respondUnavailable();
+  IssuedAccessToken at;
+  if (mintAccessToken(config, auth.client, grant, *jti, nowSeconds(), at) != Mint::Ok) {
+    return respondUnavailable();
+  }
+  respondTokens(config, at, grant.scopes, "", "");
+}
+
+}  // namespace
+
+void handleToken(const Config& config) {
+  if (sdk::method() != "POST") return respondMethodNotAllowed("POST");
+  if (!isFormRequest()) {
+    return respondOAuthError(400, "invalid_request",
+                             "the body must be application/x-www-form-urlencoded");
+  }
+  Params form(sdk::Source::Form);
+  std::optional<std::string> grant_type;
+  if (!form.get("grant_type", grant_type, 128)) {
+    return respondOAuthError(400, "invalid_request", form.error());
+  }
+  ClientAuth auth = authenticateClient(/*allow_public=*/true);
+  if (!auth.ok) {
+    return respondOAuthError(auth.status, auth.error, auth.description, auth.basic_challenge);
+  }
+  if (!grant_type) return respondOAuthError(400, "invalid_request", "grant_type is required");
+  const std::string& g = *grant_type;
+  if (g != "authorization_code" && g != "refresh_token" && g != "client_credentials") {
+    return respondOAuthError(400, "unsupported_grant_type", "unsupported grant_type");
+  }
+  if (!auth.client.allowsGrant(g)) {
+    return respondOAuthError(400, "unauthorized_client", "the client may not use this grant");
+  }
+  if (g == "authorization_code") return authorizationCodeGrant(config, auth.client, form);
+  if (g == "refresh_token") return refreshTokenGrant(config, auth.client, form);
+  return clientCredentialsGrant(config, auth, form);
+}
+
+}  // namespace habanero::oauth2

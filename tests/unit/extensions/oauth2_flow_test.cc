@@ -1,0 +1,548 @@
+// The oauth2 extension's protocol flows, its sources compiled natively against a fake host
+// (oauth2_fake_host.h): authorization code + PKCE with login and consent, prompt/max_age,
+// refresh rotation and reuse, code replay, client authentication, userinfo, introspection,
+// revocation, logout, and bad input. Real clients against the real host: tests/interop.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <openssl/sha.h>
+
+#include <regex>
+
+#include "core/codec.h"
+#include "core/params.h"
+#include "oauth2_fake_host.h"
+
+using habanero::oauth2::base64urlDecode;
+using habanero::oauth2::base64urlEncode;
+using habanero::oauth2::base64Encode;
+using habanero::oauth2::percentEncode;
+using Json = nlohmann::json;
+
+namespace {
+
+const std::string kIssuer = "http://op.test";
+const std::string kRedirect = "https://rp.example/cb";
+
+std::string sha(const std::string& d) {
+  unsigned char o[32];
+  SHA256((const unsigned char*)d.data(), d.size(), o);
+  return std::string((char*)o, 32);
+}
+
+std::map<std::string, std::string> queryOf(const std::string& url) {
+  std::map<std::string, std::string> m;
+  auto q = url.find('?');
+  if (q == std::string::npos) return m;
+  std::string rest = url.substr(q + 1);
+  size_t i = 0;
+  while (i < rest.size()) {
+    size_t amp = rest.find('&', i);
+    if (amp == std::string::npos) amp = rest.size();
+    std::string pair = rest.substr(i, amp - i);
+    size_t eq = pair.find('=');
+    m[*habanero::oauth2::formUrlDecode(pair.substr(0, eq))] =
+        *habanero::oauth2::formUrlDecode(pair.substr(eq + 1));
+    i = amp + 1;
+  }
+  return m;
+}
+
+std::string form(const std::vector<std::pair<std::string, std::string>>& kv) {
+  std::string s;
+  for (auto& [k, v] : kv) {
+    if (!s.empty()) s += "&";
+    s += percentEncode(k) + "=" + percentEncode(v);
+  }
+  return s;
+}
+
+const std::map<std::string, std::string> kForm = {
+    {"content-type", "application/x-www-form-urlencoded"}};
+
+std::map<std::string, std::string> basic(const std::string& id, const std::string& secret) {
+  auto h = kForm;
+  h["authorization"] = "Basic " + base64Encode(percentEncode(id) + ":" + percentEncode(secret));
+  return h;
+}
+
+Json jwtPart(const std::string& jwt, int part) {
+  size_t a = jwt.find('.'), b = jwt.rfind('.');
+  std::string seg = part == 0 ? jwt.substr(0, a) : jwt.substr(a + 1, b - a - 1);
+  return Json::parse(*base64urlDecode(seg));
+}
+
+class Flow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g = FakeHost{};
+    g.settings["issuer"] = kIssuer;
+    g.clients["rp"] = R"({"client_id":"rp","name":"Relying <Party>","public":false,
+      "redirect_uris":["https://rp.example/cb"],"post_logout_redirect_uris":["https://rp.example/bye"],
+      "grant_types":["authorization_code","refresh_token","client_credentials"],
+      "scopes":["openid","profile","email","offline_access"],"first_party":false,"token_format":"jwt"})";
+    g.secrets["rp"] = "s3cret";
+    g.clients["pub"] = R"({"client_id":"pub","name":"Native","public":true,
+      "redirect_uris":["http://127.0.0.1/cb"],"grant_types":["authorization_code","refresh_token"],
+      "scopes":["openid","email","offline_access"],"first_party":false,"token_format":"opaque"})";
+    g.clients["fp"] = R"({"client_id":"fp","name":"First","public":false,
+      "redirect_uris":["https://fp.example/cb"],"grant_types":["authorization_code"],
+      "scopes":["openid","email"],"first_party":true})";
+    g.secrets["fp"] = "fpsecret";
+    g.users["u1"] = R"({"sub":"u1","email":"alice@example.com","email_verified":true,"name":"Alice","phone_number":"+15550100"})";
+  }
+
+  void login(int64_t age_s = 0) {
+    g.session = Json{{"sub", "u1"}, {"amr", {"pwd"}}, {"auth_time", g.now_ms / 1000 - age_s},
+                     {"sid", "sid-1"}}
+                    .dump();
+  }
+
+  struct Pkce { std::string verifier, challenge; };
+  Pkce pkce() {
+    Pkce p;
+    p.verifier = base64urlEncode(std::string(32, 'v')) + "xyz";
+    p.challenge = base64urlEncode(sha(p.verifier));
+    return p;
+  }
+
+  std::string authorizeUrl(const std::string& client, const std::string& redirect,
+                           const std::string& scope, const std::string& challenge,
+                           const std::string& extra = "") {
+    std::string u = "/authorize?response_type=code&client_id=" + client +
+                    "&redirect_uri=" + percentEncode(redirect) + "&scope=" + percentEncode(scope) +
+                    "&state=st%201&nonce=n-1";
+    if (!challenge.empty()) u += "&code_challenge=" + challenge + "&code_challenge_method=S256";
+    return u + extra;
+  }
+
+  // Follows login and consent; returns the final redirect to the client.
+  std::string run(const std::string& url, bool approve = true, int* consent_pages = nullptr) {
+    FakeResponse r = call("GET", url);
+    for (int hops = 0; hops < 6; ++hops) {
+      if (r.status == 302 && r.header("location").rfind("/login", 0) == 0) {
+        login();
+        r = call("GET", g.login_return_to);
+        continue;
+      }
+      if (r.status == 200 && r.body.find("name=\"csrf\"") != std::string::npos) {
+        if (consent_pages) ++*consent_pages;
+        std::smatch m1, m2;
+        std::regex_search(r.body, m1, std::regex("name=\"p\" value=\"([^\"]+)\""));
+        std::regex_search(r.body, m2, std::regex("name=\"csrf\" value=\"([^\"]+)\""));
+        r = call("POST", "/consent", kForm,
+                 form({{"p", m1[1]}, {"csrf", m2[1]}, {"decision", approve ? "approve" : "deny"}}));
+        continue;
+      }
+      break;
+    }
+    last_ = r;
+    return r.header("location");
+  }
+
+  Json redeem(const std::string& code, const std::string& verifier, int expect = 200,
+              const std::string& client = "rp", const std::string& secret = "s3cret") {
+    std::vector<std::pair<std::string, std::string>> f = {
+        {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", kRedirect}};
+    if (!verifier.empty()) f.emplace_back("code_verifier", verifier);
+    FakeResponse r = call("POST", "/token", basic(client, secret), form(f));
+    EXPECT_EQ(r.status, expect) << r.body;
+    EXPECT_EQ(r.header("cache-control"), "no-store");
+    return Json::parse(r.body);
+  }
+
+  Json refresh(const std::string& rt, int expect = 200) {
+    FakeResponse r = call("POST", "/token", basic("rp", "s3cret"),
+                          form({{"grant_type", "refresh_token"}, {"refresh_token", rt}}));
+    EXPECT_EQ(r.status, expect) << r.body;
+    return Json::parse(r.body);
+  }
+
+  FakeResponse userinfo(const std::string& at) {
+    return call("GET", "/userinfo", {{"authorization", "Bearer " + at}});
+  }
+  Json introspect(const std::string& t) {
+    FakeResponse r = call("POST", "/introspect", basic("rp", "s3cret"), form({{"token", t}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body);
+  }
+
+  FakeResponse last_;
+};
+
+TEST_F(Flow, Discovery) {
+  FakeResponse r = call("GET", "/.well-known/openid-configuration");
+  ASSERT_EQ(r.status, 200);
+  Json d = Json::parse(r.body);
+  EXPECT_EQ(d["issuer"], kIssuer);
+  EXPECT_EQ(d["token_endpoint"], kIssuer + "/token");
+  EXPECT_EQ(d["jwks_uri"], kIssuer + "/jwks.json");
+  EXPECT_EQ(d["id_token_signing_alg_values_supported"], Json({"ES256"}));
+  EXPECT_EQ(d["authorization_response_iss_parameter_supported"], true);
+  FakeResponse r2 = call("GET", "/.well-known/oauth-authorization-server");
+  EXPECT_EQ(r2.body, r.body);
+  EXPECT_EQ(call("GET", "/jwks.json").status, 200);
+  EXPECT_EQ(call("POST", "/jwks.json").status, 405);
+}
+
+TEST_F(Flow, FullCodeFlow) {
+  auto p = pkce();
+  int pages = 0;
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid email offline_access", p.challenge), true, &pages);
+  EXPECT_EQ(pages, 1);
+  ASSERT_EQ(last_.status, 303) << last_.body;
+  auto q = queryOf(loc);
+  EXPECT_EQ(q["state"], "st 1");
+  EXPECT_EQ(q["iss"], kIssuer);
+  ASSERT_FALSE(q["code"].empty()) << loc;
+  Json t = redeem(q["code"], p.verifier);
+  EXPECT_EQ(t["token_type"], "Bearer");
+  EXPECT_EQ(t["scope"], "openid email offline_access");
+  ASSERT_TRUE(t.contains("refresh_token"));
+  Json at_h = jwtPart(t["access_token"], 0), at = jwtPart(t["access_token"], 1);
+  EXPECT_EQ(at_h["typ"], "at+jwt");
+  EXPECT_EQ(at["iss"], kIssuer);
+  EXPECT_EQ(at["client_id"], "rp");
+  EXPECT_EQ(at["sub"], "u1");
+  Json id = jwtPart(t["id_token"], 1);
+  EXPECT_EQ(id["aud"], "rp");
+  EXPECT_EQ(id["azp"], "rp");
+  EXPECT_EQ(id["nonce"], "n-1");
+  EXPECT_EQ(id["email"], "alice@example.com");
+  EXPECT_FALSE(id.contains("name"));
+  EXPECT_EQ(id["amr"], Json({"pwd"}));
+  EXPECT_EQ(id["at_hash"], base64urlEncode(sha(t["access_token"]).substr(0, 16)));
+
+  FakeResponse ui = userinfo(t["access_token"]);
+  ASSERT_EQ(ui.status, 200) << ui.body;
+  EXPECT_EQ(Json::parse(ui.body), Json({{"sub", "u1"}, {"email", "alice@example.com"}, {"email_verified", true}}));
+  EXPECT_EQ(introspect(t["access_token"])["active"], true);
+  EXPECT_EQ(introspect(t["refresh_token"])["active"], true);
+
+  // Rotation.
+  Json t2 = refresh(t["refresh_token"]);
+  ASSERT_TRUE(t2.contains("refresh_token"));
+  EXPECT_NE(t2["refresh_token"], t["refresh_token"]);
+  EXPECT_FALSE(jwtPart(t2["id_token"], 1).contains("nonce"));
+  Json t3 = refresh(t2["refresh_token"]);
+  // Reuse of t (rotated) revokes the family: t3 dies, and its access tokens.
+  EXPECT_EQ(refresh(t["refresh_token"], 400)["error"], "invalid_grant");
+  EXPECT_EQ(refresh(t3["refresh_token"], 400)["error"], "invalid_grant");
+  EXPECT_EQ(userinfo(t3["access_token"]).status, 401);
+  EXPECT_EQ(introspect(t3["access_token"])["active"], false);
+
+  // Code replay: refused, and the first redemption's tokens are revoked.
+  EXPECT_EQ(redeem(q["code"], p.verifier, 400)["error"], "invalid_grant");
+  FakeResponse ui2 = userinfo(t["access_token"]);
+  EXPECT_EQ(ui2.status, 401);
+  EXPECT_NE(ui2.header("www-authenticate").find("invalid_token"), std::string::npos);
+
+  // Consent is remembered.
+  pages = 0;
+  auto p2 = pkce();
+  loc = run(authorizeUrl("rp", kRedirect, "openid email", p2.challenge), true, &pages);
+  EXPECT_EQ(pages, 0);
+  EXPECT_EQ(last_.status, 302);
+  Json t4 = redeem(queryOf(loc)["code"], p2.verifier);
+  EXPECT_FALSE(t4.contains("refresh_token"));
+}
+
+TEST_F(Flow, ConsentPageEscapesAndDeny) {
+  login();
+  FakeResponse r = call("GET", authorizeUrl("rp", kRedirect, "openid", pkce().challenge));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("Relying &lt;Party&gt;"), std::string::npos);
+  EXPECT_NE(r.header("content-security-policy").find("frame-ancestors 'none'"), std::string::npos);
+  EXPECT_EQ(r.header("referrer-policy"), "no-referrer");
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid", pkce().challenge), false);
+  EXPECT_EQ(queryOf(loc)["error"], "access_denied");
+  EXPECT_EQ(queryOf(loc)["iss"], kIssuer);
+  // A forged CSRF token is refused.
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", pkce().challenge));
+  std::smatch m1;
+  std::regex_search(r.body, m1, std::regex("name=\"p\" value=\"([^\"]+)\""));
+  FakeResponse c = call("POST", "/consent", kForm, form({{"p", m1[1]}, {"csrf", "x"}, {"decision", "approve"}}));
+  EXPECT_EQ(c.status, 400);
+}
+
+TEST_F(Flow, FirstPartySkipsConsent) {
+  int pages = 0;
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("fp", "https://fp.example/cb", "openid email", p.challenge), true, &pages);
+  EXPECT_EQ(pages, 0);
+  EXPECT_FALSE(queryOf(loc)["code"].empty()) << loc;
+  g.settings["first_party_skip_consent"] = "false";
+  loc = run(authorizeUrl("fp", "https://fp.example/cb", "openid email", p.challenge), true, &pages);
+  EXPECT_EQ(pages, 1);
+}
+
+TEST_F(Flow, PromptNoneAndLogin) {
+  auto p = pkce();
+  FakeResponse r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=none"));
+  ASSERT_EQ(r.status, 302);
+  auto q = queryOf(r.header("location"));
+  EXPECT_EQ(q["error"], "login_required");
+  EXPECT_EQ(q["state"], "st 1");
+  login();
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=none"));
+  EXPECT_EQ(queryOf(r.header("location"))["error"], "consent_required");
+
+  // prompt=login with a session: login again; an old session on return is login_required.
+  login(100);
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=login"));
+  ASSERT_EQ(r.header("location"), "/login?rt=fake");
+  std::string back = g.login_return_to;
+  r = call("GET", back);
+  EXPECT_EQ(queryOf(r.header("location"))["error"], "login_required");
+  // ... and a fresh login proceeds (to consent here).
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=login"));
+  login();
+  r = call("GET", g.login_return_to);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("csrf"), std::string::npos);
+
+  // max_age exceeded -> login.
+  login(100);
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=10"));
+  EXPECT_EQ(r.header("location"), "/login?rt=fake");
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=10&prompt=none"));
+  EXPECT_EQ(queryOf(r.header("location"))["error"], "login_required");
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=-1"));
+  EXPECT_EQ(queryOf(r.header("location"))["error"], "invalid_request");
+  EXPECT_EQ(g.login_hint, "");
+  g.session.reset();
+  call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&login_hint=alice%40example.com"));
+  EXPECT_EQ(g.login_hint, "alice@example.com");
+}
+
+TEST_F(Flow, RedirectUriAndClientErrorsNeverRedirect) {
+  for (std::string url : {
+           authorizeUrl("rp", "https://evil.example/cb", "openid", pkce().challenge),
+           authorizeUrl("rp", kRedirect + "?x=1", "openid", pkce().challenge),
+           authorizeUrl("nobody", kRedirect, "openid", pkce().challenge),
+           authorizeUrl("pub", "http://127.0.0.1:8080/elsewhere", "openid", pkce().challenge),
+           std::string("/authorize?client_id=rp&redirect_uri=%zz"),
+           std::string("/authorize?client_id=rp&client_id=rp&redirect_uri=x"),
+           std::string("/authorize?client_id=rp&redirect_uri=") + percentEncode(kRedirect) +
+               "&redirect_uri=" + percentEncode(kRedirect),
+           std::string("/authorize?client_id=r%FFp"),
+           std::string("/authorize"),
+       }) {
+    FakeResponse r = call("GET", url);
+    EXPECT_EQ(r.status, 400) << url;
+    EXPECT_EQ(r.header("location"), "") << url;
+    EXPECT_NE(r.header("content-type").find("text/html"), std::string::npos);
+  }
+}
+
+TEST_F(Flow, AuthorizeErrorsRedirect) {
+  login();
+  auto expectError = [&](const std::string& url, const std::string& error) {
+    FakeResponse r = call("GET", url);
+    ASSERT_EQ(r.status, 302) << url << r.body;
+    auto q = queryOf(r.header("location"));
+    EXPECT_EQ(q["error"], error) << url;
+    EXPECT_EQ(q["iss"], kIssuer);
+  };
+  auto p = pkce();
+  expectError(authorizeUrl("rp", kRedirect, "openid", ""), "invalid_request");  // no PKCE
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&code_challenge_method=plain"), "invalid_request");
+  expectError("/authorize?response_type=code&client_id=rp&redirect_uri=" + percentEncode(kRedirect) +
+                  "&code_challenge=" + p.challenge, "invalid_request");  // method absent = plain
+  expectError(authorizeUrl("rp", kRedirect, "openid admin", p.challenge), "invalid_scope");
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=none%20login"), "invalid_request");
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&state=dup"), "invalid_request");
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&request=x"), "request_not_supported");
+  expectError("/authorize?response_type=token&client_id=rp&redirect_uri=" + percentEncode(kRedirect),
+              "unsupported_response_type");
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&nonce=" + std::string(5000, 'n')),
+              "invalid_request");
+  expectError(authorizeUrl("rp", kRedirect, "openid", p.challenge, "&response_mode=fragment"), "invalid_request");
+  // Invalid UTF-8 anywhere makes the whole query unreadable: a page, not a redirect.
+  EXPECT_EQ(call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&login_hint=%C3%28")).status, 400);
+}
+
+TEST_F(Flow, PublicClientLoopbackOpaque) {
+  auto p = pkce();
+  std::string redirect = "http://127.0.0.1:53211/cb";
+  std::string loc = run(authorizeUrl("pub", redirect, "openid email offline_access", p.challenge));
+  auto q = queryOf(loc);
+  ASSERT_FALSE(q["code"].empty()) << loc << last_.body;
+  FakeResponse r = call("POST", "/token", kForm,
+                        form({{"grant_type", "authorization_code"}, {"code", q["code"]},
+                              {"redirect_uri", redirect}, {"client_id", "pub"},
+                              {"code_verifier", p.verifier}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json t = Json::parse(r.body);
+  std::string at = t["access_token"];
+  EXPECT_EQ(at.size(), 43u);  // opaque
+  EXPECT_EQ(userinfo(at).status, 200);
+  EXPECT_EQ(introspect(at)["active"], true);
+  EXPECT_EQ(introspect(at)["client_id"], "pub");
+  // Refresh token of another client is not visible to rp.
+  EXPECT_EQ(introspect(t["refresh_token"])["active"], false);
+  // Revoke by the public client.
+  r = call("POST", "/revoke", kForm, form({{"token", at}, {"client_id", "pub"}}));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(userinfo(at).status, 401);
+  r = call("POST", "/revoke", kForm, form({{"token", t["refresh_token"]}, {"client_id", "pub"}}));
+  EXPECT_EQ(r.status, 200);
+  r = call("POST", "/token", kForm, form({{"grant_type", "refresh_token"},
+                                          {"refresh_token", t["refresh_token"]}, {"client_id", "pub"}}));
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_grant");
+  // Public client: no client credentials grant, no introspection.
+  r = call("POST", "/introspect", kForm, form({{"token", at}, {"client_id", "pub"}}));
+  EXPECT_EQ(r.status, 401);
+}
+
+TEST_F(Flow, PkceChecksAtTheTokenEndpoint) {
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
+  EXPECT_EQ(redeem(queryOf(loc)["code"], "", 400)["error"], "invalid_grant");
+  loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
+  EXPECT_EQ(redeem(queryOf(loc)["code"], pkce().verifier + "x", 400)["error"], "invalid_grant");
+  g.settings["require_pkce"] = "false";
+  loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
+  EXPECT_EQ(redeem(queryOf(loc)["code"], p.verifier, 400)["error"], "invalid_grant");  // downgrade
+  loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
+  redeem(queryOf(loc)["code"], "", 200);
+  // Expired code.
+  loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
+  g.now_ms += 61000;
+  EXPECT_EQ(redeem(queryOf(loc)["code"], "", 400)["error"], "invalid_grant");
+}
+
+TEST_F(Flow, TokenEndpointErrors) {
+  auto post = [&](std::map<std::string, std::string> h, const std::string& body) {
+    return call("POST", "/token", h, body);
+  };
+  FakeResponse r = post(basic("rp", "wrong"), "grant_type=client_credentials");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("www-authenticate").rfind("Basic", 0), 0u);
+  r = post(kForm, "grant_type=client_credentials&client_id=rp&client_secret=wrong");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_client");
+  r = post(kForm, "grant_type=client_credentials&client_id=rp&client_secret=s3cret");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(jwtPart(Json::parse(r.body)["access_token"], 1)["sub"], "rp");
+  r = post(basic("rp", "s3cret"), "grant_type=client_credentials&client_secret=s3cret");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_request");
+  r = post(basic("rp", "s3cret"), "grant_type=client_credentials&grant_type=client_credentials");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_request");
+  r = post(basic("rp", "s3cret"), "grant_type=password");
+  EXPECT_EQ(Json::parse(r.body)["error"], "unsupported_grant_type");
+  r = post(basic("rp", "s3cret"), "grant_type=client_credentials&scope=openid");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_scope");
+  r = post({{"content-type", "application/json"}}, "{}");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_request");
+  r = post(basic("rp", "s3cret"), "grant_type=%zz");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_request");
+  r = post(basic("rp", "s3cret"), std::string("grant_type=authorization_code&code=\xff"));
+  EXPECT_EQ(r.status, 400);
+  r = call("GET", "/token");
+  EXPECT_EQ(r.status, 405);
+  auto h = kForm;
+  h["authorization"] = "Basic !!!";
+  r = post(h, "grant_type=client_credentials");
+  EXPECT_EQ(r.status, 401);
+  r = post(basic("rp", "s3cret"), "grant_type=authorization_code&code=" + std::string(43, 'A') +
+                                      "&redirect_uri=x");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_grant");
+  r = post(basic("rp", "s3cret"), "grant_type=refresh_token&refresh_token=abc");
+  EXPECT_EQ(Json::parse(r.body)["error"], "invalid_grant");
+  r = post(kForm, "grant_type=client_credentials");
+  EXPECT_EQ(r.status, 401);
+  // Percent-encoded Basic credentials.
+  g.clients["a:b"] = R"({"client_id":"a:b","grant_types":["client_credentials"]})";
+  g.secrets["a:b"] = "p+ %";
+  r = post(basic("a:b", "p+ %"), "grant_type=client_credentials");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(Flow, UserinfoErrors) {
+  FakeResponse r = call("GET", "/userinfo");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("www-authenticate"), "Bearer realm=\"oauth2\"");
+  r = userinfo("garbage");
+  EXPECT_EQ(r.status, 401);
+  r = call("POST", "/token", kForm, "grant_type=client_credentials&client_id=rp&client_secret=s3cret");
+  std::string cc = Json::parse(r.body)["access_token"];
+  EXPECT_EQ(userinfo(cc).status, 403);
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid email", p.challenge));
+  Json t = redeem(queryOf(loc)["code"], p.verifier);
+  EXPECT_EQ(userinfo(t["id_token"]).status, 401);  // ID token is not an access token
+  auto h = kForm;
+  h["authorization"] = "Bearer " + t["access_token"].get<std::string>();
+  r = call("POST", "/userinfo", h, "access_token=" + t["access_token"].get<std::string>());
+  EXPECT_EQ(r.status, 400);
+  r = call("POST", "/userinfo", kForm, "access_token=" + t["access_token"].get<std::string>());
+  EXPECT_EQ(r.status, 200);
+  g.now_ms += 3601 * 1000;
+  EXPECT_EQ(userinfo(t["access_token"]).status, 401);
+  EXPECT_EQ(introspect(t["access_token"])["active"], false);
+}
+
+TEST_F(Flow, Logout) {
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
+  Json t = redeem(queryOf(loc)["code"], p.verifier);
+  std::string hint = t["id_token"];
+  FakeResponse r = call("GET", "/logout?id_token_hint=" + hint +
+                                   "&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(g.session.has_value());
+  r = call("GET", "/logout?id_token_hint=" + hint +
+                      "&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&state=z");
+  EXPECT_EQ(r.status, 302);
+  EXPECT_EQ(r.header("location"), "https://rp.example/bye?state=z");
+  EXPECT_FALSE(g.session.has_value());
+  // Without a hint: confirmation bound to the session.
+  login();
+  r = call("GET", "/logout?client_id=rp&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(g.session.has_value());
+  std::smatch m;
+  std::regex_search(r.body, m, std::regex("name=\"l\" value=\"([^\"]+)\""));
+  std::string l = m[1];
+  g.session = Json{{"sub", "u1"}, {"amr", {"pwd"}}, {"auth_time", 1}, {"sid", "other"}}.dump();
+  r = call("POST", "/logout", kForm, form({{"l", l}, {"decision", "logout"}}));
+  EXPECT_EQ(r.status, 400);
+  login();
+  r = call("GET", "/logout?client_id=rp&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye");
+  std::regex_search(r.body, m, std::regex("name=\"l\" value=\"([^\"]+)\""));
+  r = call("POST", "/logout", kForm, form({{"l", m[1]}, {"decision", "logout"}}));
+  EXPECT_EQ(r.status, 303);
+  EXPECT_EQ(r.header("location"), "https://rp.example/bye");
+  EXPECT_FALSE(g.session.has_value());
+  // Tampered hint.
+  r = call("GET", "/logout?id_token_hint=" + hint + "x");
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(Flow, RevokeJwtAccessToken) {
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid offline_access", p.challenge));
+  Json t = redeem(queryOf(loc)["code"], p.verifier);
+  FakeResponse r = call("POST", "/revoke", basic("rp", "s3cret"),
+                        form({{"token", t["access_token"]}, {"token_type_hint", "access_token"}}));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(introspect(t["access_token"])["active"], false);
+  r = call("POST", "/revoke", basic("rp", "s3cret"), form({{"token", t["refresh_token"]}}));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(introspect(t["refresh_token"])["active"], false);
+  EXPECT_EQ(refresh(t["refresh_token"], 400)["error"], "invalid_grant");
+  r = call("POST", "/revoke", basic("rp", "s3cret"), form({{"token", "not-a-token"}}));
+  EXPECT_EQ(r.status, 200);
+  r = call("POST", "/revoke", basic("rp", "bad"), form({{"token", "x"}}));
+  EXPECT_EQ(r.status, 401);
+  r = call("POST", "/revoke", basic("rp", "s3cret"), "");
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(Flow, NoIssuerIsNotAConfigurationCrash) {
+  g.settings.clear();
+  EXPECT_EQ(call("GET", "/.well-known/openid-configuration").status, 503);
+}
+
+}  // namespace
