@@ -68,7 +68,7 @@ void confirm(Params& form) {
   }
   if (!l || !decision) return respondErrorPage(400, "Bad request", "The form is incomplete.");
   Json rec;
-  switch (takeRecord("lo/", *l, rec)) {
+  switch (getRecord("lo/", *l, rec)) {
     case Store::Ok:
       break;
     case Store::Unavailable:
@@ -84,6 +84,12 @@ void confirm(Params& form) {
   std::string sid = jsonString(rec, "sid").value_or("");
   if (sl != SessionLookup::Found || sid.empty() || session.sid != sid) {
     return respondErrorPage(400, "Bad request", "This sign-out request is not for your session.");
+  }
+  // Only now, for the right session, is the confirmation used up (another browser posting
+  // the form must not be able to spoil it).
+  Json taken;
+  if (takeRecord("lo/", *l, taken) != Store::Ok) {
+    return respondErrorPage(400, "Request expired", "This sign-out request was already used.");
   }
   LogoutRequest req;
   req.redirect_uri = jsonString(rec, "redirect_uri").value_or("");

@@ -215,6 +215,7 @@ absl::StatusOr<std::optional<std::string>> Users::verifyPassword(std::string_vie
     }
   }
   if (password.size() > limits::kMaxPasswordBytes) password = password.substr(0, 0);
+  argon2_verifications_.fetch_add(1, std::memory_order_relaxed);
   if (!record || record->password_hash.empty()) {
     crypto::argon2idVerify(dummy_hash_, password).IgnoreError();
     return std::nullopt;

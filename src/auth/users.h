@@ -18,6 +18,7 @@
 // tens of milliseconds and ~19 MiB by design.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -99,6 +100,10 @@ class Users {
   absl::StatusOr<std::optional<std::string>> verifyPassword(std::string_view email,
                                                             std::string_view password) const;
 
+  // How many Argon2id verifications verifyPassword() has run (for tests and
+  // metrics): exactly one per call, whatever the email.
+  uint64_t argon2Verifications() const { return argon2_verifications_.load(); }
+
  private:
   Users(Storage& storage, const Clock& clock, crypto::Argon2Params params);
   absl::StatusOr<std::optional<internal::UserRecord>> load(std::string_view subject) const;
@@ -107,6 +112,7 @@ class Users {
   const Clock& clock_;
   const crypto::Argon2Params params_;
   std::string dummy_hash_;  // an Argon2id hash of a random password; set once in create()
+  mutable std::atomic<uint64_t> argon2_verifications_{0};
 };
 
 }  // namespace habanero::auth

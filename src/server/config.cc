@@ -430,6 +430,23 @@ Config defaultConfig() {
   hello.grants = {"http", "log", "kv", "clock", "settings", "crypto"};
   hello.settings["greeting"] = "Hello";
   config.extensions.push_back(std::move(hello));
+
+  // The OAuth 2.0 / OpenID Connect provider at the issuer root, and the
+  // password authenticator its login page offers (docs/design/0001).
+  ExtensionConfig oauth2;
+  oauth2.name = "oauth2";
+  oauth2.module = "oauth2.wasm";
+  oauth2.mount = "/";
+  oauth2.grants = {"http", "log",      "kv",       "crypto", "keys",
+                   "clock", "settings", "sessions", "users",  "clients"};
+  config.extensions.push_back(std::move(oauth2));
+
+  ExtensionConfig password;
+  password.name = "password";
+  password.module = "password.wasm";
+  password.mount = "/login/password";
+  password.grants = {"http", "log", "kv", "crypto", "clock", "login", "users", "settings"};
+  config.extensions.push_back(std::move(password));
   return config;
 }
 

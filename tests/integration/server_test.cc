@@ -45,7 +45,8 @@ class ServerTest : public ::testing::Test {
     char tmpl[] = "/tmp/habanero-server-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    Config c = defaultConfig();
+    Config c = defaultConfig();  // hello, oauth2 at "/", password
+    std::erase_if(c.extensions, [](const ExtensionConfig& e) { return e.name == "password"; });
     c.server.listen = "127.0.0.1:0";
     c.server.data_dir = dir_;
     c.server.threads = 4;

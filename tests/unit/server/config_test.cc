@@ -72,7 +72,11 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_TRUE(c.runtime.module_cache);
   EXPECT_EQ(c.store.backend, "sqlite");
   EXPECT_EQ(c.log.level, "info");
-  ASSERT_EQ(c.extensions.size(), 1u);
+  ASSERT_EQ(c.extensions.size(), 3u);  // hello, oauth2 at "/", password
+  EXPECT_EQ(c.extensions[1].name, "oauth2");
+  EXPECT_EQ(c.extensions[1].mount, "/");
+  EXPECT_EQ(c.extensions[2].name, "password");
+  EXPECT_EQ(c.extensions[2].mount, "/login/password");
   const ExtensionConfig& hello = c.extensions[0];
   EXPECT_EQ(hello.name, "hello");
   EXPECT_EQ(hello.module, "hello.wasm");
@@ -366,6 +370,7 @@ TEST_F(ConfigTest, ValidateRejectsBrokenRules) {
   };
   for (const Case& tc : cases) {
     Config c = defaultConfig();
+    c.extensions.resize(1);  // hello alone, so indexes in the messages are predictable
     tc.breakIt(c);
     absl::Status status = validateConfig(c);
     ASSERT_FALSE(status.ok()) << tc.name;
@@ -376,6 +381,7 @@ TEST_F(ConfigTest, ValidateRejectsBrokenRules) {
 
 TEST_F(ConfigTest, ValidateAcceptsEdgeCases) {
   Config c = defaultConfig();
+  c.extensions.resize(1);  // hello alone
   c.server.listen = "[::1]:0";
   c.server.tls_cert = "c.pem";
   c.server.tls_key = "k.pem";
