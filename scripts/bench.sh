@@ -7,7 +7,10 @@
 #
 # 1. BUILD_DIR/bench/runtime_bench: Google Benchmark, medians over repetitions.
 # 2. wrk against `habanero serve` started here on 127.0.0.1 (a free port, a
-#    temporary data directory): GET /healthz (native) and GET /hello/ (extension).
+#    temporary data directory, the default extensions: hello at /hello, oauth2 at /):
+#    GET /healthz (native), GET /hello/ (extension) and POST /token (oauth2:
+#    client_credentials with client_secret_basic, ES256 JWT access tokens, for a client
+#    `bench` registered with `habanero client add` before the server starts).
 #    The server is stopped on exit, whatever happens.
 #
 # Environment (all optional):
@@ -66,6 +69,17 @@ echo ">> ${bench_cmd[*]}"
 "${bench_cmd[@]}" --benchmark_out="$tmp/gbench.json" --benchmark_out_format=json
 
 # --- 2. wrk against a real server ----------------------------------------------
+# A confidential client for POST /token, registered in the data directory before the
+# server opens it; `client add` prints the generated secret once ("client_secret: …").
+client_cmd=("$server_bin" client add --id bench --grant-types client_credentials --scopes "read"
+            --data-dir "$tmp/data")
+echo ">> ${client_cmd[*]}"
+client_out=$(env $(env | awk -F= '/^HABANERO_/ {printf "-u %s ", $1}') "${client_cmd[@]}" 2>&1) \
+  || { echo "bench.sh: client add failed:" >&2; echo "$client_out" >&2; exit 1; }
+client_secret=$(sed -n 's/^client_secret: *\([^ ]*\)$/\1/p' <<<"$client_out" | head -1)
+[[ -n $client_secret ]] \
+  || { echo "bench.sh: no client_secret in the output of client add:" >&2; echo "$client_out" >&2; exit 1; }
+
 # Port 0: the server picks a free port and prints it in its issuer URL.
 server_cmd=("$server_bin" serve --listen 127.0.0.1:0 --data-dir "$tmp/data")
 echo ">> ${server_cmd[*]}"
@@ -88,17 +102,38 @@ if [[ -z $port ]] || ! curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$po
 fi
 curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port/hello/" \
   || { echo "bench.sh: GET /hello/ failed" >&2; cat "$tmp/server.log" >&2; exit 1; }
+# One token request by hand: it must succeed and give an ES256-signed JWT (a failed grant
+# would otherwise only show up as wrk status errors).
+curl -sS --max-time 10 -u "bench:$client_secret" -o "$tmp/token.json" -w '%{http_code}' \
+  -d grant_type=client_credentials -d scope=read "http://127.0.0.1:$port/token" \
+  >"$tmp/token.status" || true
+python3 - "$tmp/token.json" "$(cat "$tmp/token.status")" <<'PY' \
+  || { echo "bench.sh: POST /token failed; server log:" >&2; tail -20 "$tmp/server.log" >&2; exit 1; }
+import base64, json, sys
+status, body = sys.argv[2], open(sys.argv[1]).read()
+if status != "200":
+    sys.exit(f"bench.sh: POST /token returned {status}: {body}")
+token = json.loads(body)["access_token"]
+seg = token.split(".")[0]
+header = json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+if token.count(".") != 2 or header.get("alg") != "ES256":
+    sys.exit(f"bench.sh: the access token is not an ES256 JWT (header {header})")
+print(f">> POST /token: 200, access token {len(token)} bytes, header {json.dumps(header)}")
+PY
 
-run_wrk() {  # name path
+run_wrk() {  # name path [script [script arguments…]]
   local name=$1 path=$2 url="http://127.0.0.1:$port$2"
+  local script=${3:-$root/bench/wrk_report.lua}
+  local script_args=("${@:4}")
+  [[ ${#script_args[@]} -eq 0 ]] || script_args=(-- "${script_args[@]}")
   local cmd=(wrk -t"$wrk_threads" -c"$wrk_conns" -d"${wrk_seconds}s" --latency
-             -s "$root/bench/wrk_report.lua" "$url")
+             -s "$script" "$url" "${script_args[@]}")
   # In the background + wait, so a signal stops the load at once (see cleanup).
-  timeout 30 wrk -t"$wrk_threads" -c"$wrk_conns" -d2s -s "$root/bench/wrk_report.lua" "$url" \
+  timeout 30 wrk -t"$wrk_threads" -c"$wrk_conns" -d2s -s "$script" "$url" "${script_args[@]}" \
     >/dev/null &  # warm-up
   load_pid=$!
   wait "$load_pid"
-  echo ">> ${cmd[*]}"
+  echo ">> ${cmd[*]/$client_secret/SECRET}"
   timeout $((wrk_seconds + 30)) "${cmd[@]}" >"$tmp/wrk-$name.txt" &
   load_pid=$!
   wait "$load_pid"
@@ -108,14 +143,18 @@ run_wrk() {  # name path
 }
 run_wrk healthz /healthz
 run_wrk hello /hello/
+run_wrk token /token "$root/bench/wrk_token.lua" bench "$client_secret"
 stop_server
 
 # --- 3. Results ----------------------------------------------------------------
 python3 - "$tmp" "$out" "${bench_cmd[*]}" "${server_cmd[*]}" \
-  "wrk -t$wrk_threads -c$wrk_conns -d${wrk_seconds}s --latency -s bench/wrk_report.lua URL" <<'PY'
+  "wrk -t$wrk_threads -c$wrk_conns -d${wrk_seconds}s --latency -s bench/wrk_report.lua URL" \
+  "${client_cmd[*]}" \
+  "wrk -t$wrk_threads -c$wrk_conns -d${wrk_seconds}s --latency -s bench/wrk_token.lua URL/token -- bench SECRET" \
+  <<'PY'
 import json, os, platform, sys, time
 
-tmp, out, bench_cmd, server_cmd, wrk_cmd = sys.argv[1:6]
+tmp, out, bench_cmd, server_cmd, wrk_cmd, client_cmd, wrk_token_cmd = sys.argv[1:8]
 GOAL_NS = 10_000
 
 def cpu_model():
@@ -170,7 +209,7 @@ if native is not None and ext is not None:
     }
 
 http = {}
-for name in ("healthz", "hello"):
+for name in ("healthz", "hello", "token"):
     p = os.path.join(tmp, f"wrk-{name}.json")
     if os.path.exists(p) and os.path.getsize(p):
         http[name] = json.load(open(p))
@@ -185,7 +224,8 @@ results = {
         "load_average": g["context"].get("load_avg"),
         "shared": True,
     },
-    "commands": {"benchmark": bench_cmd, "server": server_cmd, "wrk": wrk_cmd},
+    "commands": {"benchmark": bench_cmd, "server": server_cmd, "wrk": wrk_cmd,
+                 "client": client_cmd, "wrk_token": wrk_token_cmd},
     "library_build_type": g["context"].get("library_build_type"),
     "microbenchmarks": micro,
     "extension_minus_native": overhead,

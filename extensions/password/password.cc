@@ -60,12 +60,23 @@ std::string htmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -105,8 +116,8 @@ int64_t positiveSetting(std::string_view name, int64_t fallback) {
   if (!text) return fallback;
   std::optional<int64_t> v = parseInt(*text);
   if (!v || *v <= 0 || *v > 1'000'000'000) {
-    sdk::logWarn(std::string("setting ") + std::string(name) + " is not a positive integer; using " +
-                 std::to_string(fallback));
+    sdk::logWarn(std::string("setting ") + std::string(name) +
+                 " is not a positive integer; using " + std::to_string(fallback));
     return fallback;
   }
   return *v;
@@ -174,10 +185,14 @@ class JsonReader {
     for (int i = 0; i < 4; ++i) {
       char c = s_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= uint32_t(c - 'A' + 10);
+      else
+        return false;
     }
     return true;
   }
@@ -211,14 +226,30 @@ class JsonReader {
       if (pos_ >= s_.size()) return false;
       char e = s_[pos_++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = 0;
           if (!hex4(cp)) return false;
@@ -231,7 +262,8 @@ class JsonReader {
           utf8(cp, out);
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
     return false;
@@ -244,9 +276,9 @@ class JsonReader {
   bool number() {
     size_t start = pos_;
     eat('-');
-    while (pos_ < s_.size() && ((s_[pos_] >= '0' && s_[pos_] <= '9') || s_[pos_] == '.' ||
-                                s_[pos_] == 'e' || s_[pos_] == 'E' || s_[pos_] == '+' ||
-                                s_[pos_] == '-')) {
+    while (pos_ < s_.size() &&
+           ((s_[pos_] >= '0' && s_[pos_] <= '9') || s_[pos_] == '.' || s_[pos_] == 'e' ||
+            s_[pos_] == 'E' || s_[pos_] == '+' || s_[pos_] == '-')) {
       ++pos_;
     }
     return pos_ > start;
@@ -315,8 +347,7 @@ void page(int32_t status, std::string_view title, std::string_view content) {
 }
 
 void errorPage(int32_t status, std::string_view heading, std::string_view text) {
-  page(status, heading,
-       "<h1>" + htmlEscape(heading) + "</h1>\n<p>" + htmlEscape(text) + "</p>\n");
+  page(status, heading, "<h1>" + htmlEscape(heading) + "</h1>\n<p>" + htmlEscape(text) + "</p>\n");
 }
 
 void expiredPage() {
@@ -326,8 +357,7 @@ void expiredPage() {
 }
 
 // The sign-in form. `error` empty: no message.
-void formPage(int32_t status, std::string_view rt, std::string_view email,
-              std::string_view error) {
+void formPage(int32_t status, std::string_view rt, std::string_view email, std::string_view error) {
   std::string action = sdk::request(sdk::Field::Mount);
   while (!action.empty() && action.back() == '/') action.pop_back();
   action += '/';
@@ -343,8 +373,10 @@ void formPage(int32_t status, std::string_view rt, std::string_view email,
   c += "<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" "
        "spellcheck=\"false\" autocapitalize=\"none\" required";
   if (!error.empty()) c += " aria-describedby=\"error\"";
-  if (!email.empty()) c += " value=\"" + htmlEscape(email) + "\"";
-  else c += " autofocus";
+  if (!email.empty())
+    c += " value=\"" + htmlEscape(email) + "\"";
+  else
+    c += " autofocus";
   c += ">\n<label for=\"password\">Password</label>\n";
   c += "<input id=\"password\" name=\"password\" type=\"password\" "
        "autocomplete=\"current-password\" required";
@@ -361,8 +393,7 @@ enum class Attempt { Live, Gone, Unavailable };
 Attempt lookUpAttempt(std::string_view rt, std::string& hint) {
   std::string json;
   sdk::Result r = sdk::detail::readGrowing(json, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
-    return habanero_login_attempt_get(sdk::detail::bytes(rt), sdk::detail::size32(rt), p, cap,
-                                      len);
+    return habanero_login_attempt_get(sdk::detail::bytes(rt), sdk::detail::size32(rt), p, cap, len);
   });
   if (r == sdk::Result::NotFound) return Attempt::Gone;
   if (r != sdk::Result::Ok) {
@@ -375,9 +406,7 @@ Attempt lookUpAttempt(std::string_view rt, std::string& hint) {
 }
 
 // An rt is what the host minted: short, printable. Anything else cannot name an attempt.
-bool plausibleRt(std::string_view rt) {
-  return !rt.empty() && rt.size() <= 256 && !hasControl(rt);
-}
+bool plausibleRt(std::string_view rt) { return !rt.empty() && rt.size() <= 256 && !hasControl(rt); }
 
 // ---- failure counters ---------------------------------------------------------------------
 
@@ -446,9 +475,7 @@ std::string emailKey(std::string_view email) {
   return "fail/email/" + (d ? sdk::hex(*d) : std::string());
 }
 
-std::string ipKey(std::string_view ip) {
-  return "fail/ip/" + std::string(ip.substr(0, 64));
-}
+std::string ipKey(std::string_view ip) { return "fail/ip/" + std::string(ip.substr(0, 64)); }
 
 // ---- handlers -----------------------------------------------------------------------------
 
@@ -460,8 +487,12 @@ void handleGet() {
   }
   std::string hint;
   switch (lookUpAttempt(rt, hint)) {
-    case Attempt::Live: formPage(200, rt, hint, ""); return;
-    case Attempt::Gone: expiredPage(); return;
+    case Attempt::Live:
+      formPage(200, rt, hint, "");
+      return;
+    case Attempt::Gone:
+      expiredPage();
+      return;
     case Attempt::Unavailable:
       errorPage(503, "Try again later", "Signing in is not possible right now.");
       return;
@@ -483,8 +514,11 @@ void handlePost() {
   }
   std::string hint;
   switch (lookUpAttempt(rt, hint)) {
-    case Attempt::Live: break;
-    case Attempt::Gone: expiredPage(); return;
+    case Attempt::Live:
+      break;
+    case Attempt::Gone:
+      expiredPage();
+      return;
     case Attempt::Unavailable:
       errorPage(503, "Try again later", "Signing in is not possible right now.");
       return;
@@ -495,9 +529,8 @@ void handlePost() {
   sdk::Result rp = sdk::formParam("password", password);
   std::string email(trim(emailParam));
   if (re != sdk::Result::Ok || rp != sdk::Result::Ok || email.empty() || password.empty()) {
-    std::string shown = re == sdk::Result::Ok && email.size() <= kMaxEmail && !hasControl(email)
-                            ? email
-                            : hint;
+    std::string shown =
+        re == sdk::Result::Ok && email.size() <= kMaxEmail && !hasControl(email) ? email : hint;
     formPage(400, rt, shown, kMissingFields);
     return;
   }
@@ -528,9 +561,9 @@ void handlePost() {
     }
     int64_t retryS = (until - *now + 999) / 1000;
     if (retryS < 1) retryS = 1;
-    sdk::logWarn("too many failed sign-ins (" + std::string(byIp.count >= lim.perIp ? "address "
-                                                                                      : "email ") +
-                 "limit) from " + ip.substr(0, 64));
+    sdk::logWarn("too many failed sign-ins (" +
+                 std::string(byIp.count >= lim.perIp ? "address " : "email ") + "limit) from " +
+                 ip.substr(0, 64));
     sdk::addHeader("retry-after", std::to_string(retryS));
     formPage(429, rt, shown, kGenericFailure);
     return;
