@@ -308,7 +308,8 @@ habanero_result_t habanero_login_attempt_get(const uint8_t *rt, uint32_t rt_len,
 /* Completes the attempt for `subject`, authenticated by the methods in
  * amr_json (a JSON array of RFC 8176 values, e.g. ["pwd"]): the host starts a
  * new session (a new cookie value), ends the attempt, and makes the response a
- * 302 to the attempt's return_to.
+ * redirect to the attempt's return_to (303 when the request is a POST, so the
+ * browser follows with a GET; 302 otherwise).
  * Returns: OK, NOT_FOUND (unknown/expired attempt or unknown subject),
  *          INVALID_MEMORY, INVALID_ARGUMENT (amr_json not an array of strings),
  *          UNAVAILABLE. */

@@ -284,7 +284,15 @@ absl::StatusOr<std::unique_ptr<Clients>> Clients::open(Storage& storage, const C
   return clients;
 }
 
-absl::StatusOr<AddedClient> Clients::add(const NewClient& in_raw) {
+absl::StatusOr<AddedClient> Clients::add(const NewClient& client) {
+  return store(client, /*replace=*/false);
+}
+
+absl::StatusOr<AddedClient> Clients::upsert(const NewClient& client) {
+  return store(client, /*replace=*/true);
+}
+
+absl::StatusOr<AddedClient> Clients::store(const NewClient& in_raw, bool replace) {
   NewClient in = in_raw;
   in.redirect_uris = unique(in.redirect_uris);
   in.post_logout_redirect_uris = unique(in.post_logout_redirect_uris);
@@ -314,6 +322,11 @@ absl::StatusOr<AddedClient> Clients::add(const NewClient& in_raw) {
     kind = SecretKind::kSha256;
     ASSIGN_OR_RETURN(added.generated_secret, internal::randomToken(kGeneratedSecretBytes));
     stored_hash = crypto::base64UrlEncode(crypto::sha256(added.generated_secret));
+  }
+  if (replace) {
+    RETURN_IF_ERROR(storage_.put(kNamespace, c.client_id, encode(c, kind, stored_hash), 0));
+    refreshAfterChange();
+    return added;
   }
   ASSIGN_OR_RETURN(bool created, storage_.compareAndSet(kNamespace, c.client_id, std::nullopt,
                                                         encode(c, kind, stored_hash), 0));

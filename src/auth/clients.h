@@ -101,6 +101,12 @@ class Clients {
   // for a taken client_id.
   absl::StatusOr<AddedClient> add(const NewClient& client);
 
+  // Like add(), with the same validation, but replaces a registration with
+  // the same client_id instead of failing (the static clients of the
+  // configuration, applied at every start). The replaced record's secret is
+  // dropped; a chosen secret is hashed anew.
+  absl::StatusOr<AddedClient> upsert(const NewClient& client);
+
   // Deletes the registration, then refreshes the snapshot. NotFound if absent.
   absl::Status remove(std::string_view client_id);
 
@@ -129,6 +135,7 @@ class Clients {
  private:
   Clients(Storage& storage, const Clock& clock);
   std::shared_ptr<const Snapshot> snapshot() const;
+  absl::StatusOr<AddedClient> store(const NewClient& client, bool replace);
   // reload() after add/remove; a failure is logged (the change is stored).
   void refreshAfterChange();
 

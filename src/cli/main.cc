@@ -15,7 +15,7 @@
 //   habanero user add --email EMAIL [--password-stdin] [--name NAME] [--phone E164]
 //                     [--email-verified]
 //   habanero user list | user remove EMAIL
-//   habanero keys rotate | keys list
+//   habanero keys rotate | keys list          (new keys use [keys] alg; retention_days)
 #include <signal.h>
 #include <unistd.h>
 
@@ -417,7 +417,8 @@ int keysCommand(const CommonFlags& flags, bool rotate) {
   if (!cfg) return 2;
   habanero::StoragePtr storage = openStore(*cfg);
   if (!storage) return 1;
-  auto keys = habanero::crypto::KeyStore::open(*storage, habanero::SystemClock::instance());
+  auto keys = habanero::crypto::KeyStore::open(*storage, habanero::SystemClock::instance(),
+                                               habanero::server::keyStoreOptions(*cfg));
   if (!keys.ok()) return fail(keys.status());
   if (rotate) {
     absl::Status rotated = (*keys)->rotate();

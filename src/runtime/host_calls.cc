@@ -77,17 +77,6 @@ bool outBufferValid(const GuestMemory& mem, uint32_t out, uint32_t cap, uint32_t
   return mem.slice(out_len, 4) && mem.slice(out, cap);
 }
 
-Result fromStatus(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kOk: return HABANERO_OK;
-    case absl::StatusCode::kNotFound: return HABANERO_NOT_FOUND;
-    case absl::StatusCode::kInvalidArgument: return HABANERO_INVALID_ARGUMENT;
-    case absl::StatusCode::kPermissionDenied: return HABANERO_MISMATCH;
-    case absl::StatusCode::kResourceExhausted: return HABANERO_LIMIT_EXCEEDED;
-    default: return HABANERO_UNAVAILABLE;
-  }
-}
-
 std::string_view trimLeft(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
@@ -424,7 +413,9 @@ void hostRedirect(HostState& st, std::string url) {
   headers.erase(std::remove_if(headers.begin(), headers.end(),
                                [](const auto& h) { return equalsIgnoreCase(h.first, "location"); }),
                 headers.end());
-  st.response.status = 302;
+  // After a POST (a login form), 303 makes every user agent follow with a GET
+  // and never re-post the credentials (RFC 9700 §4.11).
+  st.response.status = st.request->method == "POST" ? 303 : 302;
   hostHeader(st, "Location", std::move(url));
 }
 

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "runtime/engine.h"
 #include "runtime/router.h"
+#include "server/admin_api.h"
 #include "server/native_pages.h"
 #include "store/sqlite/sqlite_storage.h"
 
@@ -37,6 +38,7 @@ struct App::Parts {
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
   std::unique_ptr<NativePages> pages;  // /login and /static/ in front of the router
+  std::unique_ptr<AdminApi> admin;     // /admin/ in front of the pages
   std::unique_ptr<http::HttpServer> http;
   std::string pid_file;
 
@@ -44,6 +46,7 @@ struct App::Parts {
     // The HTTP front goes first (no new requests), then the router (its
     // extensions hold modules of the engine), then the engine.
     http.reset();
+    admin.reset();
     pages.reset();
     router.reset();
     engine.reset();
@@ -67,6 +70,57 @@ std::string issuerBeforeStart(const Config& c) {
   auto listen = http::parseListenAddress(c.server.listen);
   if (!listen.ok() || listen->port == 0) return "";
   return strCat(c.server.tls_cert.empty() ? "http" : "https", "://localhost:", listen->port);
+}
+
+// The label auth::Clients puts before a complaint ("redirect URI: …") and
+// the [[clients]] key it is about.
+constexpr std::pair<std::string_view, std::string_view> kClientFields[] = {
+    {"client id", "id"},
+    {"name", "name"},
+    {"secret", "secret"},
+    {"redirect URI", "redirect_uris"},
+    {"post-logout redirect URI", "post_logout_redirect_uris"},
+    {"grant types", "grant_types"},
+    {"scopes", "scopes"},
+    {"token format", "token_format"},
+};
+
+// Stores the configuration's [[clients]], replacing registrations with the
+// same ids. Errors name the file, line and key of the offending entry.
+absl::Status applyStaticClients(const Config& c, auth::Clients& clients) {
+  for (size_t i = 0; i < c.clients.size(); ++i) {
+    const StaticClientConfig& sc = c.clients[i];
+    auth::NewClient n;
+    n.client_id = sc.id;
+    n.secret = sc.secret;
+    n.is_public = sc.is_public;
+    n.redirect_uris = sc.redirect_uris;
+    n.post_logout_redirect_uris = sc.post_logout_redirect_uris;
+    n.grant_types = sc.grant_types;
+    n.scopes = sc.scopes;
+    n.name = sc.name;
+    n.first_party = sc.first_party;
+    n.token_format = sc.token_format;
+    absl::StatusOr<auth::AddedClient> stored = clients.upsert(n);
+    if (stored.ok()) continue;
+    std::string_view message = sv(stored.status().message());
+    std::string key;
+    for (auto [label, field] : kClientFields) {
+      // "redirect URI: …" or "redirect URI 'http://x': …"
+      bool about = message.starts_with(label) && message.size() > label.size() &&
+                   (message[label.size()] == ':' || message[label.size()] == ' ');
+      if (about && sc.source.contains(std::string(field))) {
+        key = std::string(field);
+        break;
+      }
+    }
+    auto at = sc.source.find(key);
+    std::string where = at != sc.source.end() ? strCat(at->second, ": ") : "";
+    return absl::Status(stored.status().code(),
+                        strCat(where, "clients[", i, "]", key.empty() ? "" : ".", key, ": ",
+                               message));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -99,6 +153,13 @@ absl::StatusOr<StoragePtr> openStorage(const Config& c) {
   return store::SqliteStorage::open(db, SystemClock::instance(), sync);
 }
 
+crypto::KeyStoreOptions keyStoreOptions(const Config& config) {
+  crypto::KeyStoreOptions o;
+  o.alg = config.keys.alg;
+  o.retention_ms = static_cast<int64_t>(config.keys.retention_days) * 24 * 3600 * 1000;
+  return o;
+}
+
 absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   auto parts = std::make_unique<Parts>();
   parts->config = config;
@@ -106,10 +167,10 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   const Clock& clock = SystemClock::instance();
 
   ASSIGN_OR_RETURN(parts->storage, openStorage(c));
-  ASSIGN_OR_RETURN(parts->keys,
-                   crypto::KeyStore::open(*parts->storage, clock, crypto::KeyStoreOptions{}));
+  ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, clock, keyStoreOptions(c)));
   ASSIGN_OR_RETURN(parts->users, auth::Users::create(*parts->storage, clock));
   ASSIGN_OR_RETURN(parts->clients, auth::Clients::open(*parts->storage, clock));
+  RETURN_IF_ERROR(applyStaticClients(c, *parts->clients));
   parts->sessions = std::make_unique<auth::Sessions>(*parts->storage, clock);
   parts->services.storage = parts->storage.get();
   parts->services.signer = parts->keys.get();
@@ -149,6 +210,9 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     });
     return methods;
   });
+  parts->admin = std::make_unique<AdminApi>(c.admin, *parts->pages, *parts->users,
+                                            *parts->clients, *parts->keys);
+  if (c.admin.enabled) spdlog::info("admin API enabled at /admin/");
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -166,7 +230,7 @@ absl::Status App::start() {
   o.shutdown_grace_ms = c.server.shutdown_grace_ms;
   o.tls_cert_file = c.server.tls_cert;
   o.tls_key_file = c.server.tls_key;
-  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->pages);
+  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->admin);
   RETURN_IF_ERROR(parts_->http->start());
   if (issuerBeforeStart(c).empty()) {
     // Port 0: only now is the issuer known; hand it to the extensions.
@@ -210,5 +274,6 @@ runtime::Engine& App::engine() { return *parts_->engine; }
 auth::Users& App::users() { return *parts_->users; }
 auth::Clients& App::clients() { return *parts_->clients; }
 auth::Sessions& App::sessions() { return *parts_->sessions; }
+crypto::KeyStore& App::keys() { return *parts_->keys; }
 
 }  // namespace habanero::server

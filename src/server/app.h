@@ -29,12 +29,19 @@ class Sessions;
 class Users;
 }  // namespace habanero::auth
 
+namespace habanero::crypto {
+class KeyStore;
+struct KeyStoreOptions;
+}  // namespace habanero::crypto
+
 namespace habanero::server {
 
 class App {
  public:
   // Opens the data directory (creating it), the store and the signing keys,
-  // creates the engine and loads the extensions. An extension that fails to
+  // stores the configuration's static clients (replacing registrations with
+  // the same ids; an invalid one is an error naming file:line:key), creates
+  // the engine and loads the extensions. An extension that fails to
   // load is logged and does not stop the server.
   static absl::StatusOr<std::unique_ptr<App>> create(const Config& config);
   ~App();
@@ -57,6 +64,7 @@ class App {
   auth::Users& users();
   auth::Clients& clients();
   auth::Sessions& sessions();
+  crypto::KeyStore& keys();
 
  private:
   struct Parts;
@@ -73,5 +81,9 @@ std::string pidFilePath(const Config& config);
 // App::create does; the CLI uses it to change records next to a running
 // server). Errors name the directory, file or setting.
 absl::StatusOr<StoragePtr> openStorage(const Config& config);
+
+// The KeyStore options of [keys] (alg of new keys, retention), for App::create
+// and the CLI's `keys` commands.
+crypto::KeyStoreOptions keyStoreOptions(const Config& config);
 
 }  // namespace habanero::server

@@ -24,7 +24,7 @@ namespace {
 // Debian's Abseil keeps its own absl::string_view (not an alias of std's).
 absl::string_view av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// A scalar key of [server], [runtime], [store] or [log], and where it lives in
+// A scalar key of a section ([server], [runtime], …), and where it lives in
 // Config. The target's type is the member's, so the table cannot mismatch.
 using Target = std::variant<std::string*, uint32_t*, uint64_t*, bool*>;
 struct Field {
@@ -59,11 +59,18 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(store, path),
     HABANERO_CONFIG_FIELD(store, synchronous),
     HABANERO_CONFIG_FIELD(log, level),
+    HABANERO_CONFIG_FIELD(keys, alg),
+    HABANERO_CONFIG_FIELD(keys, retention_days),
+    HABANERO_CONFIG_FIELD(admin, enabled),
+    HABANERO_CONFIG_FIELD(admin, token),
 };
 
 #undef HABANERO_CONFIG_FIELD
 
-constexpr std::string_view kSections[] = {"server", "runtime", "store", "log"};
+constexpr std::string_view kSections[] = {"server", "runtime", "store", "log", "keys", "admin"};
+constexpr std::string_view kKeyAlgs[] = {"ES256", "RS256", "EdDSA"};
+// The admin API's bearer token must not be guessable.
+constexpr size_t kMinAdminTokenBytes = 16;
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
 // wasm32 linear memory cannot exceed 4 GiB.
@@ -292,6 +299,71 @@ absl::StatusOr<ExtensionConfig> parseExtension(const toml::table& table, size_t 
   return ext;
 }
 
+std::string position(const toml::source_region& source, const std::string& path) {
+  return absl::StrCat(path, ":", source.begin.line, ":", source.begin.column);
+}
+
+absl::StatusOr<StaticClientConfig> parseClient(const toml::table& table, size_t index,
+                                               const std::string& path) {
+  const std::string prefix = absl::StrCat("clients[", index, "]");
+  StaticClientConfig client;
+  client.source[""] = position(table.source(), path);
+  bool has_id = false;
+  std::optional<bool> is_public;
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    std::string dotted = absl::StrCat(prefix, ".", av(k));
+    std::string problem;
+    if (k == "id") {
+      problem = assignFromToml(&client.id, node);
+      has_id = true;
+    } else if (k == "secret") {
+      std::string secret;
+      problem = assignFromToml(&secret, node);
+      client.secret = std::move(secret);
+    } else if (k == "public") {
+      bool value = false;
+      problem = assignFromToml(&value, node);
+      is_public = value;
+    } else if (k == "redirect_uris") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, client.redirect_uris));
+    } else if (k == "post_logout_redirect_uris") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, client.post_logout_redirect_uris));
+    } else if (k == "grant_types") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, client.grant_types));
+    } else if (k == "scopes") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, client.scopes));
+    } else if (k == "name") {
+      problem = assignFromToml(&client.name, node);
+    } else if (k == "first_party") {
+      problem = assignFromToml(&client.first_party, node);
+    } else if (k == "token_format") {
+      problem = assignFromToml(&client.token_format, node);
+    } else {
+      return fileError(key.source(), path, dotted, "unknown key");
+    }
+    if (!problem.empty()) return fileError(node.source(), path, dotted, problem);
+    client.source[std::string(k)] = position(node.source(), path);
+  }
+  if (!has_id) {
+    return fileError(table.source(), path, absl::StrCat(prefix, ".id"), "required key missing");
+  }
+  // No secret means a public client; a confidential one needs its secret
+  // here, since a generated one could not be shown to anyone.
+  client.is_public = is_public.value_or(!client.secret.has_value());
+  if (!client.is_public && !client.secret) {
+    const toml::node* at = table.get("public");
+    return fileError(at != nullptr ? at->source() : table.source(), path,
+                     absl::StrCat(prefix, ".secret"),
+                     "a confidential client (public = false) needs a secret");
+  }
+  if (client.is_public && client.secret) {
+    return fileError(table.get("secret")->source(), path, absl::StrCat(prefix, ".secret"),
+                     "a public client (public = true) has no secret");
+  }
+  return client;
+}
+
 absl::Status applyDocument(const toml::table& doc, const std::string& path, Config& config) {
   for (auto&& [key, node] : doc) {
     std::string_view k = key.str();
@@ -312,6 +384,26 @@ absl::Status applyDocument(const toml::table& doc, const std::string& path, Conf
         }
         ASSIGN_OR_RETURN(ExtensionConfig ext, parseExtension(*table, i, path));
         config.extensions.push_back(std::move(ext));
+      }
+      continue;
+    }
+    if (k == "clients") {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) {
+        return fileError(
+            node.source(), path, k,
+            absl::StrCat("expected an array of tables ([[clients]]), got ", av(typeName(node))));
+      }
+      config.clients.clear();
+      for (size_t i = 0; i < array->size(); ++i) {
+        const toml::node& item = *array->get(i);
+        const toml::table* table = item.as_table();
+        if (table == nullptr) {
+          return fileError(item.source(), path, absl::StrCat("clients[", i, "]"),
+                           absl::StrCat("expected a table, got ", av(typeName(item))));
+        }
+        ASSIGN_OR_RETURN(StaticClientConfig client, parseClient(*table, i, path));
+        config.clients.push_back(std::move(client));
       }
       continue;
     }
@@ -396,6 +488,9 @@ std::string checkMount(std::string_view mount) {
     pos = slash + 1;
   }
   if (mount == "/healthz") return "\"/healthz\" is reserved for the host";
+  if (mount == "/admin" || mount.starts_with("/admin/")) {
+    return "\"/admin\" is reserved for the host's admin API";
+  }
   return "";
 }
 
@@ -511,6 +606,29 @@ absl::Status validateConfig(const Config& config) {
   if (std::find(std::begin(kLogLevels), std::end(kLogLevels), config.log.level) ==
       std::end(kLogLevels)) {
     complain("log.level", "must be one of trace, debug, info, warn, error");
+  }
+
+  if (std::find(std::begin(kKeyAlgs), std::end(kKeyAlgs), config.keys.alg) ==
+      std::end(kKeyAlgs)) {
+    complain("keys.alg", "must be one of ES256, RS256, EdDSA");
+  }
+  if (config.keys.retention_days == 0 || config.keys.retention_days > 3650) {
+    complain("keys.retention_days", "must be between 1 and 3650");
+  }
+  if (config.admin.enabled && config.admin.token.size() < kMinAdminTokenBytes) {
+    complain("admin.token",
+             absl::StrCat("must be at least ", kMinAdminTokenBytes,
+                          " characters when admin.enabled is true (e.g. openssl rand -hex 32)"));
+  }
+  std::set<std::string> client_ids;
+  for (size_t i = 0; i < config.clients.size(); ++i) {
+    const StaticClientConfig& client = config.clients[i];
+    if (!client_ids.insert(client.id).second) {
+      auto at = client.source.find("id");
+      complain(absl::StrCat(at != client.source.end() ? at->second + ": " : "", "clients[", i,
+                            "].id"),
+               absl::StrCat("\"", client.id, "\" is used by an earlier client"));
+    }
   }
 
   std::set<std::string> names, mounts;

@@ -1,9 +1,9 @@
 // Habanero's configuration: embedded defaults, then a TOML file, then
 // HABANERO_<SECTION>_<KEY> environment variables, then command-line flags.
 //
-// Every scalar key of [server], [runtime], [store] and [log] can be set from
-// the environment, e.g. HABANERO_SERVER_LISTEN=0.0.0.0:9000 or
-// HABANERO_RUNTIME_EPOCH_TICK_MS=10. Errors name the key and, for the file,
+// Every scalar key of [server], [runtime], [store], [log], [keys] and [admin]
+// can be set from the environment, e.g. HABANERO_SERVER_LISTEN=0.0.0.0:9000 or
+// HABANERO_KEYS_ALG=EdDSA. Errors name the key and, for the file,
 // its path and line: "habanero.toml:12:1: server.threads: expected an integer".
 //
 //   ASSIGN_OR_RETURN(Config cfg, loadConfig("habanero.toml", environ));
@@ -33,6 +33,27 @@ struct ExtensionConfig {
   std::map<std::string, std::string> settings;   // [extensions.settings], values as text
 
   bool operator==(const ExtensionConfig&) const = default;
+};
+
+// A client registration declared in the file ([[clients]]). App::create
+// upserts each into the client store; the registration rules are those of
+// `habanero client add` (auth::Clients), checked there.
+struct StaticClientConfig {
+  std::string id;
+  std::optional<std::string> secret;  // absent: a public client
+  bool is_public = true;              // TOML: public; false requires a secret
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> post_logout_redirect_uris;
+  std::vector<std::string> grant_types = {"authorization_code", "refresh_token"};
+  std::vector<std::string> scopes = {"openid", "profile", "email", "offline_access"};
+  std::string name;
+  bool first_party = false;
+  std::string token_format = "jwt";
+  // Where each key was written, "file:line:column" (and "" for the table
+  // itself), so errors found later still name the file, line and key.
+  std::map<std::string, std::string> source;
+
+  bool operator==(const StaticClientConfig&) const = default;
 };
 
 struct Config {
@@ -68,6 +89,18 @@ struct Config {
     std::string level = "info";             // trace, debug, info, warn, error
   } log;
 
+  struct Keys {
+    std::string alg = "ES256";              // of new keys: ES256, RS256 or EdDSA
+    uint32_t retention_days = 7;            // a retired key keeps verifying this long
+  } keys;
+
+  struct Admin {
+    bool enabled = false;                   // the /admin/ HTTP API (src/server/admin_api.h)
+    std::string token;                      // bearer token; required when enabled
+  } admin;
+
+  std::vector<StaticClientConfig> clients;  // [[clients]]; none by default
+
   std::vector<ExtensionConfig> extensions;  // when the file has none: the default set
 };
 
@@ -80,7 +113,9 @@ Config defaultConfig();
 absl::StatusOr<Config> loadConfig(const std::string& path, const char* const* env);
 
 // Checks cross-field rules (mount prefixes unique and well-formed, grants
-// known, sizes > 0, tls_cert and tls_key both or neither).
+// known, sizes > 0, tls_cert and tls_key both or neither, keys.alg known,
+// admin.token set when the admin API is on, static client ids unique).
+// Static clients' registration rules are checked where they are stored.
 absl::Status validateConfig(const Config& config);
 
 }  // namespace habanero::server

@@ -334,6 +334,76 @@ class RecordsCliTest(unittest.TestCase):
         self.assertNotEqual(active, first)
         self.assertRegex(out, r"(?m)^%s\s+ES256\s+retired\s" % re.escape(first))
 
+    def write_config(self, text):
+        path = os.path.join(self.tmp, "habanero.toml")
+        with open(path, "w") as f:
+            f.write('extensions = []\n[server]\nlisten = "127.0.0.1:0"\ndata_dir = "%s"\n'
+                    '[runtime]\nwatch_interval_ms = 0\n' % self.data)
+            f.write(text)
+        return path
+
+    def test_static_clients_from_the_config_file(self):
+        path = self.write_config(
+            '[[clients]]\nid = "web"\nsecret = "a-long-operator-secret"\nname = "Web App"\n'
+            'redirect_uris = ["https://app.example/cb"]\n'
+            '[[clients]]\nid = "spa"\nfirst_party = true\ntoken_format = "opaque"\n'
+            'redirect_uris = ["http://localhost:3000/cb"]\ngrant_types = ["authorization_code"]\n')
+        # Stored when the server is created (check creates it, as serve does).
+        rc, out, err = run("check", "--config", path)
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = run("client", "list", "--config", path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^spa\s+public\s+yes\s+opaque\s+authorization_code\s+-\s+"
+                              r"http://localhost:3000/cb$")
+        self.assertRegex(out, r"(?m)^web\s+confidential\s+no\s+jwt\s+"
+                              r"authorization_code,refresh_token\s+Web App\s+https://app.example/cb$")
+        self.assertNotIn("a-long-operator-secret", out)
+        # A changed entry replaces the stored one at the next start (no "already exists").
+        path = self.write_config(
+            '[[clients]]\nid = "web"\nsecret = "a-long-operator-secret"\nname = "Web 2"\n'
+            'redirect_uris = ["https://app.example/cb2"]\n')
+        rc, out, err = run("check", "--config", path)
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = run("client", "list", "--config", path)
+        self.assertRegex(out, r"(?m)^web\s+confidential\s+no\s+jwt\s+\S+\s+Web 2\s+"
+                              r"https://app.example/cb2$")
+
+    def test_static_client_errors_name_the_file_line_and_key(self):
+        cases = [
+            ('[[clients]]\nid = "web"\nredirect_uris = ["http://app.example/cb"]\n',
+             r"habanero.toml:9:17: clients\[0\].redirect_uris: redirect URI .*only allowed for localhost"),
+            ('[[clients]]\nid = "web"\nredirect_uris = ["https://a.example/"]\n'
+             'grant_types = ["implicit"]\n',
+             r"habanero.toml:10:15: clients\[0\].grant_types: grant types: unknown grant type 'implicit'"),
+            ('[[clients]]\nid = "web"\npublic = false\n',
+             r"habanero.toml:9:10: clients\[0\].secret: a confidential client"),
+            ('[[clients]]\nid = "web"\nredirect = ["https://a.example/"]\n',
+             r"habanero.toml:9:1: clients\[0\].redirect: unknown key"),
+        ]
+        for text, pattern in cases:
+            path = self.write_config(text)
+            rc, out, err = run("check", "--config", path)
+            self.assertNotEqual(rc, 0, text)
+            self.assertRegex(err, pattern, text)
+        rc, out, _ = run("client", "list", "--config", self.write_config(""))
+        self.assertIn("No clients registered", out)
+
+    def test_keys_alg_applies_at_the_next_rotation(self):
+        path = self.write_config('[keys]\nalg = "EdDSA"\n')
+        rc, out, err = run("keys", "list", "--config", path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^\S+\s+EdDSA\s+active")  # the first key
+        path = self.write_config('[keys]\nalg = "RS256"\nretention_days = 1\n')
+        rc, out, err = run("keys", "rotate", "--config", path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^\S+\s+RS256\s+active")
+        self.assertRegex(out, r"(?m)^\S+\s+EdDSA\s+retired")
+        env = dict(os.environ, HABANERO_KEYS_ALG="HS256")
+        out = subprocess.run([BIN, "keys", "list", "--config", path], env=env,
+                             capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("keys.alg: must be one of ES256, RS256, EdDSA", out.stderr)
+
     def test_a_running_server_picks_up_changes_without_restart(self):
         ext_dir = os.path.join(self.tmp, "ext")
         os.makedirs(ext_dir)

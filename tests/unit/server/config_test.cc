@@ -24,6 +24,20 @@ std::string describe(const Config& c) {
       << r.watch_interval_ms << " " << r.pool_instances << "\n";
   out << "store " << c.store.backend << " " << c.store.path << " " << c.store.synchronous << "\n";
   out << "log " << c.log.level << "\n";
+  out << "keys " << c.keys.alg << " " << c.keys.retention_days << "\n";
+  out << "admin " << c.admin.enabled << " " << c.admin.token << "\n";
+  for (const auto& cl : c.clients) {
+    out << "client " << cl.id << " " << cl.secret.value_or("<none>") << " " << cl.is_public
+        << " " << cl.name << " " << cl.first_party << " " << cl.token_format << " [";
+    for (const auto& u : cl.redirect_uris) out << u << ",";
+    out << "] [";
+    for (const auto& u : cl.post_logout_redirect_uris) out << u << ",";
+    out << "] [";
+    for (const auto& g : cl.grant_types) out << g << ",";
+    out << "] [";
+    for (const auto& sc : cl.scopes) out << sc << ",";
+    out << "]\n";
+  }
   for (const auto& e : c.extensions) {
     out << "ext " << e.name << " " << e.module << " " << e.mount << " [";
     for (const auto& g : e.grants) out << g << ",";
@@ -72,6 +86,11 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_TRUE(c.runtime.module_cache);
   EXPECT_EQ(c.store.backend, "sqlite");
   EXPECT_EQ(c.log.level, "info");
+  EXPECT_EQ(c.keys.alg, "ES256");
+  EXPECT_EQ(c.keys.retention_days, 7u);
+  EXPECT_FALSE(c.admin.enabled);
+  EXPECT_EQ(c.admin.token, "");
+  EXPECT_TRUE(c.clients.empty());
   ASSERT_EQ(c.extensions.size(), 3u);  // hello, oauth2 at "/", password
   EXPECT_EQ(c.extensions[1].name, "oauth2");
   EXPECT_EQ(c.extensions[1].mount, "/");
@@ -310,6 +329,118 @@ TEST_F(ConfigTest, ExtensionErrors) {
   EXPECT_NE(message.find("extensions: expected an array of tables"), std::string::npos) << message;
 }
 
+TEST_F(ConfigTest, ParsesKeysAndAdmin) {
+  std::string path = writeFile(R"(
+[keys]
+alg = "EdDSA"
+retention_days = 30
+
+[admin]
+enabled = true
+token = "0123456789abcdef0123"
+)");
+  auto c = loadConfig(path, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->keys.alg, "EdDSA");
+  EXPECT_EQ(c->keys.retention_days, 30u);
+  EXPECT_TRUE(c->admin.enabled);
+  EXPECT_EQ(c->admin.token, "0123456789abcdef0123");
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+
+  const char* env[] = {"HABANERO_KEYS_ALG=RS256", "HABANERO_KEYS_RETENTION_DAYS=2",
+                       "HABANERO_ADMIN_ENABLED=false", "HABANERO_ADMIN_TOKEN=from-env", nullptr};
+  c = loadConfig(path, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->keys.alg, "RS256");
+  EXPECT_EQ(c->keys.retention_days, 2u);
+  EXPECT_FALSE(c->admin.enabled);
+  EXPECT_EQ(c->admin.token, "from-env");
+
+  const char* bad_env[] = {"HABANERO_KEYS_ALGO=x", nullptr};
+  auto bad = loadConfig("", bad_env);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("HABANERO_KEYS_ALGO: unknown setting"), std::string::npos)
+      << bad.status();
+
+  std::string message = loadError("[keys]\nalg = 256\n");
+  EXPECT_NE(message.find(":2:7: keys.alg: expected a string, got an integer"), std::string::npos)
+      << message;
+  message = loadError("[admin]\nenabled = \"yes\"\n");
+  EXPECT_NE(message.find(":2:11: admin.enabled: expected a boolean"), std::string::npos)
+      << message;
+  message = loadError("[admin]\npassword = \"x\"\n");
+  EXPECT_NE(message.find(":2:1: admin.password: unknown key"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, ParsesStaticClients) {
+  std::string path = writeFile(R"([[clients]]
+id = "web"
+secret = "a-long-operator-secret"
+redirect_uris = ["https://app.example/cb"]
+post_logout_redirect_uris = ["https://app.example/bye"]
+grant_types = ["authorization_code"]
+scopes = ["openid", "email"]
+name = "Web App"
+first_party = true
+token_format = "opaque"
+
+[[clients]]
+id = "spa"
+redirect_uris = ["http://localhost:3000/cb"]
+)");
+  auto c = loadConfig(path, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->clients.size(), 2u);
+  const StaticClientConfig& web = c->clients[0];
+  EXPECT_EQ(web.id, "web");
+  EXPECT_EQ(web.secret, "a-long-operator-secret");
+  EXPECT_FALSE(web.is_public);
+  EXPECT_EQ(web.redirect_uris, std::vector<std::string>{"https://app.example/cb"});
+  EXPECT_EQ(web.post_logout_redirect_uris, std::vector<std::string>{"https://app.example/bye"});
+  EXPECT_EQ(web.grant_types, std::vector<std::string>{"authorization_code"});
+  EXPECT_EQ(web.scopes, (std::vector<std::string>{"openid", "email"}));
+  EXPECT_EQ(web.name, "Web App");
+  EXPECT_TRUE(web.first_party);
+  EXPECT_EQ(web.token_format, "opaque");
+  EXPECT_EQ(web.source.at(""), path + ":1:1");
+  EXPECT_EQ(web.source.at("redirect_uris"), path + ":4:17");
+  const StaticClientConfig& spa = c->clients[1];
+  EXPECT_EQ(spa.id, "spa");
+  EXPECT_FALSE(spa.secret.has_value());
+  EXPECT_TRUE(spa.is_public);  // no secret: public
+  EXPECT_EQ(spa.grant_types, (std::vector<std::string>{"authorization_code", "refresh_token"}));
+  EXPECT_EQ(spa.token_format, "jwt");
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+}
+
+TEST_F(ConfigTest, StaticClientErrors) {
+  std::string message = loadError("[[clients]]\nname = \"x\"\n");
+  EXPECT_NE(message.find(":1:1: clients[0].id: required key missing"), std::string::npos)
+      << message;
+
+  message = loadError("[[clients]]\nid = \"c\"\npublic = false\n");
+  EXPECT_NE(message.find(":3:10: clients[0].secret: a confidential client (public = false) needs "
+                         "a secret"),
+            std::string::npos)
+      << message;
+
+  message = loadError("[[clients]]\nid = \"c\"\npublic = true\nsecret = \"s\"\n");
+  EXPECT_NE(message.find(":4:10: clients[0].secret: a public client"), std::string::npos)
+      << message;
+
+  message = loadError("[[clients]]\nid = \"c\"\nredirect_uris = \"https://a/\"\n");
+  EXPECT_NE(message.find(":3:17: clients[0].redirect_uris: expected an array of strings"),
+            std::string::npos)
+      << message;
+
+  message = loadError("[[clients]]\nid = \"c\"\nsecrets = \"x\"\n");
+  EXPECT_NE(message.find(":3:1: clients[0].secrets: unknown key"), std::string::npos) << message;
+
+  message = loadError("[clients]\nid = \"c\"\n");
+  EXPECT_NE(message.find("clients: expected an array of tables ([[clients]])"), std::string::npos)
+      << message;
+}
+
 TEST_F(ConfigTest, MissingFileIsNotFound) {
   auto c = loadConfig("/nonexistent/habanero.toml", nullptr);
   ASSERT_FALSE(c.ok());
@@ -367,6 +498,25 @@ TEST_F(ConfigTest, ValidateRejectsBrokenRules) {
       {"module", [](Config& c) { c.extensions[0].module = ""; }, "extensions[0].module"},
       {"memory", [](Config& c) { c.extensions[0].memory_bytes = 0; }, "extensions[0].memory_mb"},
       {"deadline", [](Config& c) { c.extensions[0].deadline_ms = 0; }, "extensions[0].deadline_ms"},
+      {"mount admin", [](Config& c) { c.extensions[0].mount = "/admin/x"; },
+       "extensions[0].mount: \"/admin\" is reserved"},
+      {"keys alg", [](Config& c) { c.keys.alg = "HS256"; },
+       "keys.alg: must be one of ES256, RS256, EdDSA"},
+      {"keys retention", [](Config& c) { c.keys.retention_days = 0; }, "keys.retention_days"},
+      {"admin token", [](Config& c) { c.admin.enabled = true; }, "admin.token: must be at least"},
+      {"admin short token",
+       [](Config& c) {
+         c.admin.enabled = true;
+         c.admin.token = "short";
+       },
+       "admin.token"},
+      {"client dup",
+       [](Config& c) {
+         c.clients.resize(2);
+         c.clients[0].id = c.clients[1].id = "web";
+         c.clients[1].source["id"] = "h.toml:9:6";
+       },
+       "h.toml:9:6: clients[1].id: \"web\" is used by an earlier client"},
   };
   for (const Case& tc : cases) {
     Config c = defaultConfig();
@@ -391,6 +541,11 @@ TEST_F(ConfigTest, ValidateAcceptsEdgeCases) {
   ExtensionConfig nested = c.extensions[0];
   nested.name = "nested_2-x";
   nested.mount = "/a/b.c/~d";
+  ExtensionConfig administrator = c.extensions[0];
+  administrator.name = "administrator";
+  administrator.mount = "/administrator";  // only /admin and below are reserved
+  c.extensions.push_back(administrator);
+  c.admin.token = "";  // not needed while the API is off
   c.extensions.push_back(nested);
   EXPECT_TRUE(validateConfig(c).ok()) << validateConfig(c);
   c.extensions.clear();
