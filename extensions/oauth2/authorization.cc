@@ -83,6 +83,21 @@ Store savePending(const PendingAuthorization& p) {
   return putRecord("p/", p.id, pendingJson(p), kPendingTtlSeconds);
 }
 
+bool loadPendingOrRespond(std::string_view id, PendingAuthorization& out) {
+  switch (loadPending(id, out)) {
+    case Store::Ok:
+      return true;
+    case Store::Unavailable:
+      respondErrorPage(503, "Try again", "The server could not read the request.");
+      return false;
+    default:
+      respondErrorPage(400, "Request expired",
+                       "This sign-in request has expired or was already completed. Start again "
+                       "from the application.");
+      return false;
+  }
+}
+
 Store loadPending(std::string_view id, PendingAuthorization& out) {
   if (!validPendingId(id)) return Store::NotFound;
   Json j;

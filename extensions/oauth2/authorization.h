@@ -59,6 +59,10 @@ struct PendingAuthorization {
 
 Store savePending(const PendingAuthorization& p);
 Store loadPending(std::string_view id, PendingAuthorization& out);
+// loadPending() for a browser: on failure answers with the error page (503 when
+// the store is unavailable, 400 when the request expired or was completed) and
+// returns false.
+bool loadPendingOrRespond(std::string_view id, PendingAuthorization& out);
 Store takePending(std::string_view id, PendingAuthorization& out);
 
 // Redirects the browser to the request's redirect_uri with `params` plus state and iss

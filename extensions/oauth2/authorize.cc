@@ -263,18 +263,7 @@ void handleAuthorizeResume(const Config& config) {
     return;
   }
   PendingAuthorization req;
-  switch (loadPending(*p, req)) {
-    case Store::Ok:
-      break;
-    case Store::Unavailable:
-      respondErrorPage(503, "Try again", "The server could not read the request.");
-      return;
-    default:
-      respondErrorPage(400, "Request expired",
-                       "This sign-in request has expired or was already completed. Start again "
-                       "from the application.");
-      return;
-  }
+  if (!loadPendingOrRespond(*p, req)) return;
   Client client;
   switch (loadClient(req.client_id, client)) {
     case ClientLookup::Found:

@@ -86,18 +86,7 @@ void handleConsent(const Config& config) {
     return;
   }
   PendingAuthorization req;
-  switch (loadPending(*p, req)) {
-    case Store::Ok:
-      break;
-    case Store::Unavailable:
-      respondErrorPage(503, "Try again", "The server could not read the request.");
-      return;
-    default:
-      respondErrorPage(400, "Request expired",
-                       "This sign-in request has expired or was already completed. Start again "
-                       "from the application.");
-      return;
-  }
+  if (!loadPendingOrRespond(*p, req)) return;
   if (req.csrf.empty() || !sdk::constantTimeEqual(*csrf, req.csrf)) {
     respondErrorPage(400, "Bad request", "The consent form is not valid. Start again.");
     return;

@@ -70,6 +70,8 @@ const char* kindName(SecretKind kind) {
   return "none";
 }
 
+}  // namespace
+
 std::string registrationJson(const Client& c) {
   Json j = {{"client_id", c.client_id},
             {"name", c.name},
@@ -82,6 +84,8 @@ std::string registrationJson(const Client& c) {
             {"token_format", c.token_format}};
   return internal::dump(j);
 }
+
+namespace {
 
 // The stored record: the registration plus the secret's hash (base64url for
 // SHA-256, the PHC string for Argon2id).

@@ -51,6 +51,11 @@ struct Client {
   int64_t created_ms = 0;
 };
 
+// The registration as the JSON object `client_get` hands to extensions
+// (docs/abi.md): client_id, name, public, redirect_uris,
+// post_logout_redirect_uris, grant_types, scopes, first_party, token_format.
+std::string registrationJson(const Client& c);
+
 struct NewClient {
   std::string client_id;
   // The operator's secret; nullopt: the host generates one (unless public).

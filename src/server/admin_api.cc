@@ -51,17 +51,11 @@ Response methodNotAllowed(std::string_view allow) {
   return r;
 }
 
+// The registration extensions see, plus when it was created.
 Json clientJson(const auth::Client& c) {
-  return Json{{"client_id", c.client_id},
-              {"name", c.name},
-              {"public", c.is_public},
-              {"redirect_uris", c.redirect_uris},
-              {"post_logout_redirect_uris", c.post_logout_redirect_uris},
-              {"grant_types", c.grant_types},
-              {"scopes", c.scopes},
-              {"first_party", c.first_party},
-              {"token_format", c.token_format},
-              {"created_ms", c.created_ms}};
+  Json j = Json::parse(auth::registrationJson(c));
+  j["created_ms"] = c.created_ms;
+  return j;
 }
 
 Json userJson(const auth::User& u) {
