@@ -109,15 +109,6 @@ absl::Status checkImports(const wasmtime_module_t* module, const std::string& pa
   return status;
 }
 
-ptrdiff_t writeStdout(void* data, const unsigned char* buf, size_t len) {
-  static_cast<HostState*>(data)->appendOutput(0, {reinterpret_cast<const char*>(buf), len});
-  return static_cast<ptrdiff_t>(len);
-}
-
-ptrdiff_t writeStderr(void* data, const unsigned char* buf, size_t len) {
-  static_cast<HostState*>(data)->appendOutput(1, {reinterpret_cast<const char*>(buf), len});
-  return static_cast<ptrdiff_t>(len);
-}
 
 }  // namespace
 
@@ -226,8 +217,10 @@ Response Extension::handle(const Request& request) const {
   wasmtime_context_set_epoch_deadline(ctx, engine_->ticksFor(config_.deadline_ms));
 
   wasi_config_t* wasi = wasi_config_new();  // no preopens, env or args: nothing to reach
-  wasi_config_set_stdout_custom(wasi, writeStdout, &st, nullptr);
-  wasi_config_set_stderr_custom(wasi, writeStderr, &st, nullptr);
+  wasi_config_set_stdout_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 0),
+                                GuestOutput::finalize);
+  wasi_config_set_stderr_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 1),
+                                GuestOutput::finalize);
   ErrorPtr err(wasmtime_context_set_wasi(ctx, wasi));
   if (err) {
     spdlog::error("[{}] WASI set-up failed: {}", config_.name, errorMessage(err.get()));
@@ -237,7 +230,6 @@ Response Extension::handle(const Request& request) const {
   auto failure = [&](wasmtime_error_t* raw_err, wasm_trap_t* raw_trap, std::string_view stage) {
     ErrorPtr e(raw_err);
     TrapPtr t(raw_trap);
-    st.flushOutput();
     if (t) {
       wasmtime_trap_code_t code;
       if (wasmtime_trap_code(t.get(), &code) && code == WASMTIME_TRAP_CODE_INTERRUPT) {
@@ -284,7 +276,6 @@ Response Extension::handle(const Request& request) const {
   raw_err = wasmtime_func_call(ctx, &item.of.func, nullptr, 0, &result, 1, &trap);
   wasmtime_extern_delete(&item);
   if (raw_err || trap) return failure(raw_err, trap, "habanero_on_request");
-  st.flushOutput();
   if (result.kind != WASMTIME_I32 || result.of.i32 != 0) {
     spdlog::error("[{}] habanero_on_request returned {}", config_.name,
                   result.kind == WASMTIME_I32 ? result.of.i32 : -1);

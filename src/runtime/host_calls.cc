@@ -674,28 +674,38 @@ wasm_functype_t* functype(std::string_view params) {
 
 }  // namespace
 
-void HostState::appendOutput(int stream, std::string_view bytes) {
-  std::string& buf = output[stream];
-  buf.append(bytes);
-  size_t start = 0, nl;
-  while ((nl = buf.find('\n', start)) != std::string::npos) {
-    std::string_view line(buf.data() + start, nl - start);
-    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, logSafe(line));
-    else spdlog::warn("[{}] stderr: {}", extension, logSafe(line));
-    start = nl + 1;
-  }
-  buf.erase(0, start);
-  if (buf.size() > limits::kMaxLogLineBytes) {  // an endless line: log it in pieces
-    std::string_view piece(buf.data(), limits::kMaxLogLineBytes);
-    if (stream == 0) spdlog::info("[{}] stdout: {}", extension, logSafe(piece));
-    else spdlog::warn("[{}] stderr: {}", extension, logSafe(piece));
-    buf.erase(0, limits::kMaxLogLineBytes);
-  }
+ptrdiff_t GuestOutput::write(void* self, const unsigned char* buf, size_t len) {
+  auto* out = static_cast<GuestOutput*>(self);
+  std::lock_guard<std::mutex> lock(out->mu_);
+  out->append({reinterpret_cast<const char*>(buf), len});
+  return static_cast<ptrdiff_t>(len);
 }
 
-void HostState::flushOutput() {
-  for (int s = 0; s < 2; ++s) {
-    if (!output[s].empty()) appendOutput(s, "\n");
+void GuestOutput::finalize(void* self) {
+  auto* out = static_cast<GuestOutput*>(self);
+  {
+    std::lock_guard<std::mutex> lock(out->mu_);
+    if (!out->partial_.empty()) out->logLine(out->partial_);
+  }
+  delete out;
+}
+
+void GuestOutput::logLine(std::string_view line) const {
+  if (stream_ == 0) spdlog::info("[{}] stdout: {}", extension_, logSafe(line));
+  else spdlog::warn("[{}] stderr: {}", extension_, logSafe(line));
+}
+
+void GuestOutput::append(std::string_view bytes) {
+  partial_.append(bytes);
+  size_t start = 0, nl;
+  while ((nl = partial_.find('\n', start)) != std::string::npos) {
+    logLine(std::string_view(partial_.data() + start, nl - start));
+    start = nl + 1;
+  }
+  partial_.erase(0, start);
+  while (partial_.size() > limits::kMaxLogLineBytes) {  // an endless line: log it in pieces
+    logLine(std::string_view(partial_.data(), limits::kMaxLogLineBytes));
+    partial_.erase(0, limits::kMaxLogLineBytes);
   }
 }
 

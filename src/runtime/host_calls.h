@@ -7,7 +7,9 @@
 // store of one request.
 #pragma once
 
+#include <cstddef>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,13 +66,29 @@ struct HostState {
   // Values kv_take removed from storage that did not fit the guest's buffer,
   // by key, until the guest calls again with a larger one.
   std::map<std::string, std::string> held_takes;
+};
 
-  // Partial lines the guest wrote to stdout (0) and stderr (1).
-  std::string output[2];
-  // Writes any partial output lines to the log. Called when the request ends.
-  void flushOutput();
-  // WASI stdout/stderr sink: appends, logging each complete line.
-  void appendOutput(int stream, std::string_view bytes);
+// A guest's stdout (stream 0) or stderr (1), logged line by line and tagged
+// with the extension's name. Wasmtime's WASI calls custom streams from a
+// background thread, possibly after the request's store is gone: so a sink is
+// heap-allocated, owned by Wasmtime (freed by finalize(), which also logs a
+// partial last line), and locked. Pass write/finalize and `new GuestOutput`
+// to wasi_config_set_stdout_custom / _stderr_custom.
+class GuestOutput {
+ public:
+  GuestOutput(std::string extension, int stream)
+      : extension_(std::move(extension)), stream_(stream) {}
+  static ptrdiff_t write(void* self, const unsigned char* buf, size_t len);
+  static void finalize(void* self);
+
+ private:
+  void append(std::string_view bytes);  // with mu_ held
+  void logLine(std::string_view line) const;
+
+  const std::string extension_;
+  const int stream_;
+  std::mutex mu_;
+  std::string partial_;  // guarded by mu_
 };
 
 // Defines every ABI v1 host function (module "habanero") in `linker`.

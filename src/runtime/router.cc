@@ -12,7 +12,7 @@ namespace habanero::runtime {
 ExtensionRouter::ExtensionRouter(Engine& engine, const HostServices& services,
                                  std::string extension_dir)
     : engine_(engine), services_(services), extension_dir_(std::move(extension_dir)) {
-  current_.store(std::make_shared<const ExtensionSet>());
+  current_ = std::make_shared<const ExtensionSet>();
 }
 
 ExtensionRouter::~ExtensionRouter() {
@@ -32,7 +32,7 @@ std::string ExtensionRouter::resolve(const std::string& module) const {
 ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& configs) {
   std::lock_guard lock(load_mu_);
   configs_ = configs;
-  std::shared_ptr<const ExtensionSet> old = current_.load();
+  std::shared_ptr<const ExtensionSet> old = snapshot();
   auto next = std::make_shared<ExtensionSet>();
   ReloadReport report;
 
@@ -78,7 +78,10 @@ ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& c
                    [](const LoadedExtension& a, const LoadedExtension& b) {
                      return a.config.mount.size() > b.config.mount.size();
                    });
-  current_.store(std::move(next));
+  {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    current_ = std::move(next);
+  }
   return report;
 }
 
@@ -92,7 +95,7 @@ ReloadReport ExtensionRouter::reload() {
 }
 
 bool ExtensionRouter::changedOnDisk() const {
-  std::shared_ptr<const ExtensionSet> set = current_.load();
+  std::shared_ptr<const ExtensionSet> set = snapshot();
   for (const LoadedExtension& e : set->entries) {
     if (e.module_stamp != FileStamp::of(e.module_path) ||
         e.manifest_stamp != FileStamp::of(Extension::manifestPathFor(e.module_path))) {
@@ -151,7 +154,7 @@ bool hasDotSegment(std::string_view path) {
 
 Response ExtensionRouter::dispatch(const Request& request) {
   if (hasDotSegment(request.path)) return Response::text(400, "bad request: dot segment in path\n");
-  std::shared_ptr<const ExtensionSet> set = current_.load();
+  std::shared_ptr<const ExtensionSet> set = snapshot();
   for (const LoadedExtension& e : set->entries) {
     const std::string& mount = e.config.mount;
     std::string_view sub;

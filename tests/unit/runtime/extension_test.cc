@@ -448,6 +448,10 @@ TEST_F(HostCallTest, ClockSettingsLogAndStdout) {
   EXPECT_EQ(call("/log", "level=1&msg=a%0A%5Bother%5D%20forged")["result"], 0);
   EXPECT_THAT(logText(), HasSubstr("[echo] a\\x0a[other] forged"));
   EXPECT_EQ(call("/stdout", "")["result"], 0);
+  // Wasmtime writes guest stdout/stderr from a background thread: wait for it.
+  for (int i = 0; i < 200 && logText().find("hello from stderr") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   std::string log = logText();
   EXPECT_THAT(log, HasSubstr("[echo] careful"));
   EXPECT_THAT(log, HasSubstr("[echo] stdout: echo: hello from stdout"));
