@@ -59,7 +59,8 @@ tsan: setup
 	@scripts/setup.sh fuzz
 	$(call configure,build-tsan,-DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DHABANERO_SANITIZE=thread)
 	@cmake --build build-tsan -j$(JOBS)
-	@scripts/test.sh build-tsan
+	@# Wasmtime handles traps with signal handlers that TSan calls unsafe; see scripts/tsan.supp.
+	@TSAN_OPTIONS="report_signal_unsafe=0 suppressions=$(CURDIR)/scripts/tsan.supp external_symbolizer_path=$$(command -v llvm-symbolizer)" scripts/test.sh build-tsan
 
 clean:
 	rm -rf build build-bench build-fuzz build-asan build-tsan *.configure.log
