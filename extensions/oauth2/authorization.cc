@@ -98,6 +98,20 @@ bool loadPendingOrRespond(std::string_view id, PendingAuthorization& out) {
   }
 }
 
+bool loadPendingClientOrRespond(const PendingAuthorization& req, Client& out) {
+  switch (loadClient(req.client_id, out)) {
+    case ClientLookup::Found:
+      return true;
+    case ClientLookup::NotFound:
+      respondErrorPage(400, "Unknown application", "The application is no longer registered.");
+      return false;
+    case ClientLookup::Unavailable:
+      respondErrorPage(503, "Try again", "The server could not read the application.");
+      return false;
+  }
+  return false;
+}
+
 Store loadPending(std::string_view id, PendingAuthorization& out) {
   if (!validPendingId(id)) return Store::NotFound;
   Json j;

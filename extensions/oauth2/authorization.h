@@ -63,6 +63,10 @@ Store loadPending(std::string_view id, PendingAuthorization& out);
 // the store is unavailable, 400 when the request expired or was completed) and
 // returns false.
 bool loadPendingOrRespond(std::string_view id, PendingAuthorization& out);
+// The client of a pending request, for a browser: on failure answers with the
+// error page (400 when it is no longer registered, 503 when unreadable) and
+// returns false.
+bool loadPendingClientOrRespond(const PendingAuthorization& req, Client& out);
 Store takePending(std::string_view id, PendingAuthorization& out);
 
 // Redirects the browser to the request's redirect_uri with `params` plus state and iss

@@ -265,16 +265,7 @@ void handleAuthorizeResume(const Config& config) {
   PendingAuthorization req;
   if (!loadPendingOrRespond(*p, req)) return;
   Client client;
-  switch (loadClient(req.client_id, client)) {
-    case ClientLookup::Found:
-      break;
-    case ClientLookup::NotFound:
-      respondErrorPage(400, "Unknown application", "The application is no longer registered.");
-      return;
-    case ClientLookup::Unavailable:
-      respondErrorPage(503, "Try again", "The server could not read the application.");
-      return;
-  }
+  if (!loadPendingClientOrRespond(req, client)) return;
   if (!redirectUriAllowed(client.redirect_uris, req.redirect_uri)) {
     respondErrorPage(400, "Invalid redirect",
                      "The redirect address is no longer registered for this application.");

@@ -104,16 +104,7 @@ void handleConsent(const Config& config) {
     return;
   }
   Client client;
-  switch (loadClient(req.client_id, client)) {
-    case ClientLookup::Found:
-      break;
-    case ClientLookup::NotFound:
-      respondErrorPage(400, "Unknown application", "The application is no longer registered.");
-      return;
-    case ClientLookup::Unavailable:
-      respondErrorPage(503, "Try again", "The server could not read the application.");
-      return;
-  }
+  if (!loadPendingClientOrRespond(req, client)) return;
   PendingAuthorization taken;
   if (takePending(*p, taken) != Store::Ok || taken.csrf != req.csrf) {
     respondErrorPage(400, "Request already used",
