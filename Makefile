@@ -1,7 +1,7 @@
 # Habanero's front door. Everything installs what it needs first (idempotent).
 #   make run     build and start on http://localhost:8080
 #   make test    build and run the whole test suite
-#   make bench   Google Benchmark + wrk figures (see docs/performance.md)
+#   make bench   Google Benchmark + wrk figures + comparison with peers (docs/performance.md)
 #   make fuzz    libFuzzer targets (clang-22) in build-fuzz/
 #   make asan / make tsan   test suites under sanitizers
 BUILD ?= build
@@ -42,6 +42,9 @@ bench: setup
 	$(call configure,build-bench,-DCMAKE_BUILD_TYPE=Release -DHABANERO_BUILD_BENCH=ON -DHABANERO_BUILD_TESTS=OFF)
 	@cmake --build build-bench -j$(JOBS)
 	@scripts/bench.sh build-bench
+	@# The comparison with node-oidc-provider, Keycloak and nginx (BENCH_COMPARE=0 skips it;
+	@# BENCH_QUICK=1 shortens everything): installs them into ~/.cache/habanero/bench first.
+	@[ "$${BENCH_COMPARE:-1}" = 0 ] || scripts/bench-peers.sh build-bench
 
 fuzz: setup
 	@scripts/setup.sh fuzz

@@ -14,6 +14,7 @@
 #    The server is stopped on exit, whatever happens.
 #
 # Environment (all optional):
+#   BENCH_QUICK=1       1 repetition and 3 s wrk runs unless set below
 #   BENCH_REPETITIONS   Google Benchmark repetitions (5)
 #   BENCH_FILTER        --benchmark_filter regex (all)
 #   WRK_SECONDS         duration of each measured wrk run (10); a 2 s warm-up precedes it
@@ -25,9 +26,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bench_bin="$build/bench/runtime_bench"
 server_bin="$build/src/cli/habanero"
 out="$build/bench-results.json"
-reps=${BENCH_REPETITIONS:-5}
+quick=${BENCH_QUICK:-0}
+[[ $quick == 0 || -z $quick ]] && quick="" || quick=1
+reps=${BENCH_REPETITIONS:-${quick:+1}}
+reps=${reps:-5}
 filter=${BENCH_FILTER:-.}
-wrk_seconds=${WRK_SECONDS:-10}
+wrk_seconds=${WRK_SECONDS:-${quick:+3}}
+wrk_seconds=${wrk_seconds:-10}
 wrk_threads=${WRK_THREADS:-2}
 wrk_conns=${WRK_CONNECTIONS:-32}
 

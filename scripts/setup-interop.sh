@@ -8,6 +8,8 @@
 #   <cache>/node/node_modules    npm ci of tests/interop/node/package{,-lock}.json
 #                                (openid-client, jose)
 #   <cache>/python               a venv with tests/interop/requirements.txt (authlib, requests)
+#   <cache>/python-indieauth     a venv with tests/interop/indieauth/requirements.txt
+#                                (indieweb-utils, the IndieAuth client)
 #   <cache>/go/{mod,build}       GOMODCACHE/GOCACHE with tests/interop/go/go.{mod,sum}
 #                                (github.com/coreos/go-oidc/v3, golang.org/x/oauth2)
 #
@@ -61,6 +63,19 @@ if ! fresh "$cache/python" "$py_key"; then
   "$cache/python/bin/python" -m pip install --quiet --disable-pip-version-check \
     --no-input --only-binary=:all: -r "$interop/requirements.txt" >&2
   echo "$py_key" >"$cache/python/.stamp"
+fi
+
+# ---- PyPI: indieweb-utils (the IndieAuth client), in a venv of its own ------------------
+ia_key=$(key "$interop/indieauth/requirements.txt" <(python3 --version))
+if ! fresh "$cache/python-indieauth" "$ia_key"; then
+  echo ">> interop: pip install -r indieauth/requirements.txt (indieweb-utils)" >&2
+  rm -rf "$cache/python-indieauth"
+  python3 -m venv "$cache/python-indieauth"
+  # Some dependencies (brevity, feedgen, …) are published as source only: prefer wheels.
+  "$cache/python-indieauth/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-input --prefer-binary \
+    -r "$interop/indieauth/requirements.txt" >&2
+  echo "$ia_key" >"$cache/python-indieauth/.stamp"
 fi
 
 # ---- Go module proxy: go-oidc + x/oauth2 ------------------------------------------------

@@ -9,13 +9,13 @@ set -euo pipefail
 packages=(
   # host build
   cmake ninja-build pkg-config g++ make curl ca-certificates
-  libboost1.81-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev
+  libboost1.81-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev libserd-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # guest toolchain (wasm32-wasi)
   clang-22 lld-22 wasi-libc libc++-22-dev-wasm32 libc++abi-22-dev-wasm32 libclang-rt-22-dev-wasm32
-  # tests
-  sqlite3 python3
+  # tests (mail_test drives a real SMTP server: aiosmtpd)
+  sqlite3 python3 python3-aiosmtpd openssl
 )
 for extra in "$@"; do
   case "$extra" in

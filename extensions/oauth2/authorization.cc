@@ -47,7 +47,8 @@ Json pendingJson(const PendingAuthorization& p) {
               {"max_age", p.max_age},           {"prompt_none", p.prompt_none},
               {"prompt_login", p.prompt_login}, {"prompt_consent", p.prompt_consent},
               {"created", p.created},           {"login_after", p.login_after},
-              {"csrf", p.csrf},                 {"consent_sub", p.consent_sub}};
+              {"csrf", p.csrf},                 {"consent_sub", p.consent_sub},
+              {"dpop_jkt", p.dpop_jkt}};
 }
 
 Store pendingFrom(Store s, std::string_view id, const Json& j, PendingAuthorization& out) {
@@ -70,6 +71,7 @@ Store pendingFrom(Store s, std::string_view id, const Json& j, PendingAuthorizat
   p.login_after = jsonInt(j, "login_after").value_or(0);
   p.csrf = jsonString(j, "csrf").value_or("");
   p.consent_sub = jsonString(j, "consent_sub").value_or("");
+  p.dpop_jkt = jsonString(j, "dpop_jkt").value_or("");
   if (p.client_id.empty() || p.redirect_uri.empty()) return Store::NotFound;
   out = std::move(p);
   return Store::Ok;
@@ -166,6 +168,7 @@ void issueCode(const Config& config, const PendingAuthorization& req, const Sess
   rec.amr = session.amr;
   rec.sid = session.sid;
   rec.exp = now + config.code_ttl;
+  rec.dpop_jkt = req.dpop_jkt;
   if (putCode(tokenHash(*code), rec, config.code_ttl) != Store::Ok) {
     redirectError(config, req, "temporarily_unavailable", "try again", status);
     return;

@@ -55,6 +55,7 @@ struct PendingAuthorization {
   int64_t login_after = 0;  // > 0: the session's auth_time must be at least this
   std::string csrf;         // the consent form's token, once the page was shown
   std::string consent_sub;  // who the consent page was shown to
+  std::string dpop_jkt;     // RFC 9449 §10: the DPoP key the code is bound to; empty: none
 };
 
 Store savePending(const PendingAuthorization& p);

@@ -120,7 +120,7 @@ void handleAuthorize(const Config& config) {
 
   std::optional<std::string> response_type, scope, nonce, challenge, challenge_method, prompt,
       max_age, login_hint, ui_locales, response_mode, request, request_uri, id_token_hint,
-      claims, display, acr_values, resource;
+      claims, display, acr_values, resource, dpop_jkt;
   if (!in.get("response_type", response_type, 64) || !in.get("scope", scope, kMaxScopeBytes) ||
       !in.get("nonce", nonce, kMaxNonceBytes) ||
       !in.get("code_challenge", challenge, 128) ||
@@ -133,7 +133,8 @@ void handleAuthorize(const Config& config) {
       !in.get("id_token_hint", id_token_hint, kMaxTokenBytes) ||
       !in.get("claims", claims, kMaxTokenBytes) || !in.get("display", display, 32) ||
       !in.get("acr_values", acr_values, kMaxHintBytes) ||
-      !in.get("resource", resource, kMaxRedirectUriBytes)) {
+      !in.get("resource", resource, kMaxRedirectUriBytes) ||
+      !in.get("dpop_jkt", dpop_jkt, 64)) {
     redirectError(config, req, "invalid_request", in.error(), status);
     return;
   }
@@ -222,6 +223,15 @@ void handleAuthorize(const Config& config) {
   }
   req.login_hint = login_hint.value_or("");
   req.ui_locales = ui_locales.value_or("");
+  if (dpop_jkt) {
+    // RFC 9449 §10: a SHA-256 JWK thumbprint, base64url (43 characters).
+    auto decoded = base64urlDecode(*dpop_jkt);
+    if (dpop_jkt->size() != 43 || !decoded || decoded->size() != 32) {
+      redirectError(config, req, "invalid_request", "malformed dpop_jkt", status);
+      return;
+    }
+    req.dpop_jkt = *dpop_jkt;
+  }
 
   // 3. The user.
   Session session;

@@ -31,6 +31,7 @@ struct Client {
   std::optional<std::vector<std::string>> scopes;
   bool first_party = false;
   bool opaque_tokens = false;  // token_format "opaque"
+  bool from_document = false;  // a Client Identifier Document (client_id is its URL)
 
   bool allowsGrant(std::string_view grant) const;
   // Whether every requested scope is one this client may ask for.
@@ -40,7 +41,14 @@ struct Client {
 
 enum class ClientLookup { Found, NotFound, Unavailable };
 
-// Reads a registration. `out` is set only when Found.
+// Reads a registration: the host's (client_get), or, for a client_id that is an https URL
+// (http on localhost) the host does not know, a Client Identifier Document (Solid-OIDC
+// §5.1) fetched with http_fetch: its "client_id" must equal the URL; its redirect_uris are
+// matched exactly; client_name is shown on the consent page; it is a public client
+// (token_endpoint_auth_method "none"); grant_types are limited to authorization_code and
+// refresh_token, scopes to those of `scope`. A document is used for 5 minutes (KV
+// `cid/<hash>`); a refused one (reason logged) is remembered for a minute. `out` is set only
+// when Found.
 ClientLookup loadClient(std::string_view client_id, Client& out);
 
 // The outcome of client authentication; when `ok` is false the caller answers with

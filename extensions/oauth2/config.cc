@@ -53,6 +53,32 @@ std::optional<Config> loadConfig() {
   c.first_party_skip_consent = boolSetting("first_party_skip_consent", true);
   c.require_pkce = boolSetting("require_pkce", true);
   c.audience = sdk::settingOr("access_token_audience", c.issuer);
+  std::string nonce = sdk::settingOr("dpop_nonce", "off");
+  if (nonce == "required") {
+    c.dpop_nonce_required = true;
+  } else if (nonce != "off") {
+    sdk::logWarn("setting dpop_nonce is neither \"off\" nor \"required\"; using \"off\"");
+  }
+  c.dpop_max_age = secondsSetting("dpop_proof_max_age", c.dpop_max_age);
+  c.dpop_clock_skew = secondsSetting("dpop_clock_skew", c.dpop_clock_skew);
+  c.solid_audience = sdk::settingOr("solid_audience", c.solid_audience);
+  c.webid_cache_ttl = secondsSetting("webid_cache_ttl", c.webid_cache_ttl);
+  std::string pairs = sdk::settingOr("webid_clients", "");
+  size_t i = 0;
+  while (i < pairs.size()) {
+    size_t end = pairs.find_first_of(" \t\n", i);
+    if (end == std::string::npos) end = pairs.size();
+    std::string_view pair = std::string_view(pairs).substr(i, end - i);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && eq > 0 && eq + 1 < pair.size()) {
+      c.webid_clients.emplace_back(std::string(pair.substr(0, eq)),
+                                   std::string(pair.substr(eq + 1)));
+    } else if (!pair.empty()) {
+      sdk::logWarn("setting webid_clients: ignoring \"" + std::string(pair) +
+                   "\" (expected client_id=webid)");
+    }
+    i = end + 1;
+  }
   return c;
 }
 

@@ -11,6 +11,15 @@
 //   access_token_audience     `aud` of access tokens, default the issuer
 //   require_pkce              "true" (default): PKCE for every client; "false": public
 //                             clients only
+//   dpop_nonce                "off" (default) or "required": DPoP proofs must carry a server
+//                             nonce (RFC 9449 §8, §9), answered with use_dpop_nonce otherwise
+//   dpop_proof_max_age        seconds a proof's iat may lie in the past, default 300
+//   dpop_clock_skew           seconds a proof's iat may lie in the future, default 60
+//   solid_audience            the audience Solid resource servers expect, default "solid"
+//   webid_cache_ttl           seconds an external WebID's verdict (and a fetched client
+//                             identifier document) is kept, default 300
+//   webid_clients             client_credentials clients that act for a WebID, as
+//                             whitespace-separated "client_id=webid" pairs, default none
 // A malformed number falls back to its default (logged at warn).
 #ifndef HABANERO_EXTENSIONS_OAUTH2_CONFIG_H_
 #define HABANERO_EXTENSIONS_OAUTH2_CONFIG_H_
@@ -18,6 +27,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace habanero::oauth2 {
 
@@ -35,6 +47,12 @@ struct Config {
   bool first_party_skip_consent = true;
   bool require_pkce = true;
   std::string audience;
+  bool dpop_nonce_required = false;
+  int64_t dpop_max_age = 300;
+  int64_t dpop_clock_skew = 60;
+  std::string solid_audience = "solid";
+  int64_t webid_cache_ttl = 300;
+  std::vector<std::pair<std::string, std::string>> webid_clients;  // (client_id, webid)
 
   std::string endpoint(std::string_view path) const { return base + std::string(path); }
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "clients.h"
+#include "dpop.h"
 #include "handlers.h"
 #include "http.h"
 #include "json.h"
@@ -76,7 +77,7 @@ void handleDiscovery(const Config& config) {
         "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
         "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale",
         "updated_at", "email", "email_verified", "phone_number", "phone_number_verified",
-        "address"}},
+        "address", "webid", "cnf", "client_id"}},
       {"claim_types_supported", {"normal"}},
       {"prompt_values_supported", {"none", "login", "consent", "select_account"}},
       {"display_values_supported", {"page"}},
@@ -87,6 +88,9 @@ void handleDiscovery(const Config& config) {
       {"require_request_uri_registration", false},
       {"authorization_response_iss_parameter_supported", true},
       {"userinfo_signing_alg_values_supported", Json::array()},
+      {"dpop_signing_alg_values_supported", jsonArray(dpopAlgs())},
+      // Solid-OIDC §4 / Client Identifier Documents (§5.1).
+      {"solid_oidc_supported", "https://solidproject.org/TR/solid-oidc"},
   };
   sdk::setStatus(200);
   sdk::addHeader("content-type", "application/json");

@@ -1,7 +1,8 @@
 // Token introspection (RFC 7662) and revocation (RFC 7009).
 //
 // Introspection is for confidential (authenticated) clients. Access tokens (JWT or opaque)
-// are reported to any of them; a refresh token only to the client it was issued to.
+// are reported to any of them, with token_type "DPoP" and cnf.jkt when DPoP-bound (RFC 9449
+// §6.2); a refresh token only to the client it was issued to.
 // Anything invalid, expired, revoked or unknown is {"active":false}.
 //
 // Revocation accepts public clients by client_id. A refresh token revokes its whole family
@@ -82,7 +83,7 @@ void handleIntrospect(const Config& config) {
     case TokenCheck::Valid: {
       Json out = info.claims;
       out["active"] = true;
-      out["token_type"] = "Bearer";
+      out["token_type"] = info.jkt.empty() ? "Bearer" : "DPoP";
       return respondJson(200, out);
     }
     case TokenCheck::Unavailable:
@@ -93,14 +94,14 @@ void handleIntrospect(const Config& config) {
   RefreshRecord rec;
   std::string hash;
   switch (activeRefresh(*token, auth.client.id, now, rec, hash)) {
-    case Store::Ok:
-      return respondJson(200, Json{{"active", true},
-                                   {"scope", joinScope(rec.scopes)},
-                                   {"client_id", rec.client_id},
-                                   {"sub", rec.sub},
-                                   {"iss", config.issuer},
-                                   {"iat", rec.iat},
-                                   {"exp", rec.exp}});
+    case Store::Ok: {
+      Json out = {{"active", true},       {"scope", joinScope(rec.scopes)},
+                  {"client_id", rec.client_id}, {"sub", rec.sub},
+                  {"iss", config.issuer}, {"iat", rec.iat},
+                  {"exp", rec.exp},       {"token_type", "refresh_token"}};
+      if (!rec.jkt.empty()) out["cnf"] = Json{{"jkt", rec.jkt}};
+      return respondJson(200, out);
+    }
     case Store::Unavailable:
       return respondUnavailable();
     default:

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "html.h"
+#include "webid.h"
 
 namespace sdk = habanero::sdk;
 using namespace habanero::oauth2;
@@ -45,6 +46,8 @@ HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
     handleRevoke(c);
   } else if (sub == "/logout") {
     handleLogout(c);
+  } else if (sub.starts_with("/webid/")) {
+    handleWebidProfile(c);
   } else {
     sdk::respond(404, "text/plain; charset=utf-8", "not found\n");
   }

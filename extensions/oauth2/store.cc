@@ -93,7 +93,8 @@ Store putCode(const std::string& hash, const CodeRecord& c, int64_t ttl_s) {
   Json j = {{"client_id", c.client_id}, {"redirect_uri", c.redirect_uri},
             {"code_challenge", c.code_challenge}, {"nonce", c.nonce},
             {"scopes", jsonArray(c.scopes)}, {"sub", c.sub}, {"auth_time", c.auth_time},
-            {"amr", jsonArray(c.amr)}, {"sid", c.sid}, {"exp", c.exp}};
+            {"amr", jsonArray(c.amr)}, {"sid", c.sid}, {"exp", c.exp},
+            {"dpop_jkt", c.dpop_jkt}};
   return putRecord("c/", hash, j, ttl_s);
 }
 
@@ -112,6 +113,7 @@ Store takeCode(const std::string& hash, CodeRecord& out) {
   c.amr = strings(j, "amr");
   c.sid = jsonString(j, "sid").value_or("");
   c.exp = jsonInt(j, "exp").value_or(0);
+  c.dpop_jkt = jsonString(j, "dpop_jkt").value_or("");
   if (c.client_id.empty() || c.sub.empty()) return Store::NotFound;
   out = std::move(c);
   return Store::Ok;
@@ -137,7 +139,8 @@ Store getCodeUse(const std::string& hash, CodeUse& out) {
 Store putRefresh(const std::string& hash, const RefreshRecord& r, int64_t ttl_s) {
   Json j = {{"family", r.family}, {"client_id", r.client_id}, {"sub", r.sub},
             {"scopes", jsonArray(r.scopes)}, {"auth_time", r.auth_time},
-            {"amr", jsonArray(r.amr)}, {"sid", r.sid}, {"iat", r.iat}, {"exp", r.exp}};
+            {"amr", jsonArray(r.amr)}, {"sid", r.sid}, {"iat", r.iat}, {"exp", r.exp},
+            {"jkt", r.jkt}};
   return putRecord("rt/", hash, j, ttl_s);
 }
 
@@ -155,6 +158,7 @@ Store getRefresh(const std::string& hash, RefreshRecord& out) {
   r.sid = jsonString(j, "sid").value_or("");
   r.iat = jsonInt(j, "iat").value_or(0);
   r.exp = jsonInt(j, "exp").value_or(0);
+  r.jkt = jsonString(j, "jkt").value_or("");
   if (r.family.empty() || r.client_id.empty()) return Store::NotFound;
   out = std::move(r);
   return Store::Ok;

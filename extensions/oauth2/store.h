@@ -12,6 +12,10 @@
 //   at/<hash>       opaque access token                                TTL access_token_ttl
 //   rv/<jti>        revoked access token id, kept until the token would expire
 //   cs/<hash(sub,client)>  remembered consent (scopes), no expiry
+//   dj/<hash(jkt,jti)>  DPoP proof seen (replay cache)                 TTL proof window
+//   dpop/nonce-key  the key of DPoP server nonces                      no expiry
+//   wv/<hash>       verdict on an external WebID                       TTL webid_cache_ttl
+//   cid/<hash>      a fetched client identifier document               TTL 5 min (refused: 1)
 //
 // Every function returns Store::Ok, NotFound (absent, expired or unreadable), Conflict
 // (compare-and-set lost) or Unavailable (the host's store failed; it logged why).
@@ -58,6 +62,7 @@ struct CodeRecord {
   std::vector<std::string> amr;
   std::string sid;
   int64_t exp = 0;  // seconds
+  std::string dpop_jkt;  // RFC 9449 §10: the code may only be redeemed with this DPoP key
 };
 Store putCode(const std::string& hash, const CodeRecord& code, int64_t ttl_s);
 // Atomically takes the code: of concurrent redemptions exactly one gets Ok.
@@ -84,6 +89,7 @@ struct RefreshRecord {
   std::string sid;
   int64_t iat = 0;
   int64_t exp = 0;
+  std::string jkt;  // a public client's DPoP key the token is bound to (RFC 9449 §5)
 };
 Store putRefresh(const std::string& hash, const RefreshRecord& rec, int64_t ttl_s);
 Store getRefresh(const std::string& hash, RefreshRecord& out);

@@ -4,16 +4,25 @@
 // refresh_token (rotated on every use; presenting a rotated token revokes the family) and
 // client_credentials (confidential clients). Refresh tokens are issued only for the
 // offline_access scope, to clients allowed the refresh_token grant.
+//
+// DPoP (RFC 9449): a request with a valid DPoP proof gets token_type "DPoP" and an access
+// token bound to the proof's key (cnf.jkt). A public client's refresh token issued that way
+// is bound too: refreshing needs a proof with the same key (§5). A code requested with
+// dpop_jkt needs a proof with that key (§10). Solid-OIDC: with the webid scope, the verified
+// WebID (webid.h) goes into the ID token and the access token; if it cannot be verified the
+// scope is not granted.
 #include <habanero.hh>
 
 #include <algorithm>
 
 #include "clients.h"
+#include "dpop.h"
 #include "core/params.h"
 #include "handlers.h"
 #include "http.h"
 #include "store.h"
 #include "tokens.h"
+#include "webid.h"
 
 namespace sdk = habanero::sdk;
 
@@ -47,12 +56,23 @@ UserLookup loadUser(std::string_view sub, Json& out) {
 
 void respondTokens(const Config& config, const IssuedAccessToken& at,
                    const std::vector<std::string>& scopes, const std::string& refresh_token,
-                   const std::string& id_token) {
-  Json body = {{"access_token", at.token}, {"token_type", "Bearer"},
+                   const std::string& id_token, const std::string& jkt) {
+  if (!jkt.empty() && config.dpop_nonce_required) {
+    std::string nonce = currentDpopNonce();
+    if (!nonce.empty()) sdk::addHeader("dpop-nonce", nonce);
+  }
+  Json body = {{"access_token", at.token}, {"token_type", jkt.empty() ? "Bearer" : "DPoP"},
                {"expires_in", config.access_token_ttl}, {"scope", joinScope(scopes)}};
   if (!refresh_token.empty()) body["refresh_token"] = refresh_token;
   if (!id_token.empty()) body["id_token"] = id_token;
   respondJson(200, body);
+}
+
+// Resolves the WebID for a grant with the webid scope; drops the scope when there is none.
+void resolveWebid(const Config& config, const Json& user, Grant& grant) {
+  if (!hasScope(grant.scopes, "webid")) return;
+  grant.webid = webidForUser(config, user);
+  if (grant.webid.empty()) std::erase(grant.scopes, std::string("webid"));
 }
 
 // Revokes what a code's first redemption issued.
@@ -61,7 +81,8 @@ void revokeCodeTokens(const CodeUse& use, int64_t now) {
   if (!use.family.empty()) revokeFamily(use.family, now);
 }
 
-void authorizationCodeGrant(const Config& config, const Client& client, Params& form) {
+void authorizationCodeGrant(const Config& config, const Client& client, Params& form,
+                            const std::string& jkt) {
   std::optional<std::string> code, redirect_uri, verifier;
   if (!form.get("code", code, kMaxTokenBytes) ||
       !form.get("redirect_uri", redirect_uri, 4096) ||
@@ -103,6 +124,9 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
     // PKCE downgrade: a verifier for a code issued without a challenge.
     return invalidGrant("code_verifier sent for a code issued without code_challenge");
   }
+  if (!rec.dpop_jkt.empty() && rec.dpop_jkt != jkt) {
+    return invalidGrant("the code is bound to another DPoP key (dpop_jkt)");
+  }
 
   Grant grant;
   grant.client_id = client.id;
@@ -113,6 +137,7 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
   grant.amr = rec.amr;
   grant.sid = rec.sid;
   grant.nonce = rec.nonce;
+  grant.jkt = jkt;
   const bool openid = hasScope(grant.scopes, "openid");
   const bool refresh = hasScope(grant.scopes, "offline_access") && client.allowsGrant("refresh_token");
 
@@ -125,6 +150,7 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
     case UserLookup::Unavailable:
       return respondUnavailable();
   }
+  resolveWebid(config, user, grant);
   auto jti = randomId();
   std::optional<std::string> family = refresh ? randomId() : std::optional<std::string>("");
   if (!jti || !family) return respondUnavailable();
@@ -153,6 +179,7 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
     rr.sid = grant.sid;
     rr.iat = now;
     rr.exp = now + config.refresh_token_ttl;
+    if (client.is_public) rr.jkt = jkt;
     Family f;
     f.current = rh;
     f.client_id = client.id;
@@ -168,10 +195,11 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
   if (openid && mintIdToken(config, grant, at.token, user, now, id_token) != Mint::Ok) {
     return respondUnavailable();
   }
-  respondTokens(config, at, grant.scopes, refresh_token, id_token);
+  respondTokens(config, at, grant.scopes, refresh_token, id_token, jkt);
 }
 
-void refreshTokenGrant(const Config& config, const Client& client, Params& form) {
+void refreshTokenGrant(const Config& config, const Client& client, Params& form,
+                       const std::string& jkt) {
   std::optional<std::string> token, scope;
   if (!form.get("refresh_token", token, kMaxTokenBytes) ||
       !form.get("scope", scope, kMaxScopeBytes)) {
@@ -192,6 +220,10 @@ void refreshTokenGrant(const Config& config, const Client& client, Params& form)
   }
   if (rec.client_id != client.id) return invalidGrant("refresh token was issued to another client");
   if (rec.exp <= now) return invalidGrant("refresh token expired");
+  if (!rec.jkt.empty() && rec.jkt != jkt) {
+    return invalidGrant(jkt.empty() ? "the refresh token is DPoP-bound: a DPoP proof is required"
+                                    : "the refresh token is bound to another DPoP key");
+  }
   Family family;
   std::string raw;
   switch (getFamily(rec.family, family, raw)) {
@@ -236,6 +268,8 @@ void refreshTokenGrant(const Config& config, const Client& client, Params& form)
   grant.auth_time = rec.auth_time;
   grant.amr = rec.amr;
   grant.sid = rec.sid;
+  grant.jkt = jkt;
+  resolveWebid(config, user, grant);
   auto jti = randomId();
   auto next = randomToken();
   if (!jti || !next) return respondUnavailable();
@@ -279,10 +313,11 @@ void refreshTokenGrant(const Config& config, const Client& client, Params& form)
       revokeAccessToken(at.jti, at.exp, now);
       return respondUnavailable();
   }
-  respondTokens(config, at, scopes, *next, id_token);
+  respondTokens(config, at, grant.scopes, *next, id_token, jkt);
 }
 
-void clientCredentialsGrant(const Config& config, const ClientAuth& auth, Params& form) {
+void clientCredentialsGrant(const Config& config, const ClientAuth& auth, Params& form,
+                            const std::string& jkt) {
   if (!auth.authenticated) {
     return respondOAuthError(400, "unauthorized_client",
                              "public clients cannot use client_credentials");
@@ -292,22 +327,40 @@ void clientCredentialsGrant(const Config& config, const ClientAuth& auth, Params
     return respondOAuthError(400, "invalid_request", form.error());
   }
   auto scopes = parseScope(scope.value_or(""));
+  // A client acting for a WebID (setting webid_clients) is a Solid client: such clients
+  // ask for "openid offline_access webid" whatever the grant, so those two are dropped
+  // from the grant (and the response's scope says so) rather than refused.
+  std::string webid;
+  bool solid_client = false;
+  for (const auto& entry : config.webid_clients) {
+    solid_client = solid_client || entry.first == auth.client.id;
+  }
+  if (scopes && solid_client) {
+    std::erase(*scopes, std::string("openid"));
+    std::erase(*scopes, std::string("offline_access"));
+  }
   if (!scopes || hasScope(*scopes, "openid") || hasScope(*scopes, "offline_access") ||
       !auth.client.allowsScopes(*scopes)) {
     return respondOAuthError(400, "invalid_scope", "a requested scope is not allowed");
+  }
+  if (hasScope(*scopes, "webid")) {
+    webid = webidForClient(config, auth.client.id);
+    if (webid.empty()) std::erase(*scopes, std::string("webid"));
   }
   Grant grant;
   grant.client_id = auth.client.id;
   grant.sub = auth.client.id;
   grant.has_user = false;
   grant.scopes = std::move(*scopes);
+  grant.webid = webid;
+  grant.jkt = jkt;
   auto jti = randomId();
   if (!jti) return respondUnavailable();
   IssuedAccessToken at;
   if (mintAccessToken(config, auth.client, grant, *jti, nowSeconds(), at) != Mint::Ok) {
     return respondUnavailable();
   }
-  respondTokens(config, at, grant.scopes, "", "");
+  respondTokens(config, at, grant.scopes, "", "", jkt);
 }
 
 }  // namespace
@@ -335,9 +388,13 @@ void handleToken(const Config& config) {
   if (!auth.client.allowsGrant(g)) {
     return respondOAuthError(400, "unauthorized_client", "the client may not use this grant");
   }
-  if (g == "authorization_code") return authorizationCodeGrant(config, auth.client, form);
-  if (g == "refresh_token") return refreshTokenGrant(config, auth.client, form);
-  return clientCredentialsGrant(config, auth, form);
+  DpopCheck dpop = checkDpopProof(config, "/token", "");
+  if (dpop.outcome != DpopOutcome::Valid && dpop.outcome != DpopOutcome::Absent) {
+    return respondDpopTokenError(dpop);
+  }
+  if (g == "authorization_code") return authorizationCodeGrant(config, auth.client, form, dpop.jkt);
+  if (g == "refresh_token") return refreshTokenGrant(config, auth.client, form, dpop.jkt);
+  return clientCredentialsGrant(config, auth, form, dpop.jkt);
 }
 
 }  // namespace habanero::oauth2

@@ -2,6 +2,8 @@
 
 #include <habanero.hh>
 
+#include <algorithm>
+
 #include "core/codec.h"
 #include "core/params.h"
 #include "store.h"
@@ -70,6 +72,15 @@ Mint mintAccessToken(const Config& config, const Client& client, const Grant& gr
     claims["auth_time"] = grant.auth_time;
     if (!grant.amr.empty()) claims["amr"] = jsonArray(grant.amr);
   }
+  if (!grant.jkt.empty()) claims["cnf"] = Json{{"jkt", grant.jkt}};
+  if (!grant.webid.empty()) {
+    claims["webid"] = grant.webid;
+    Json aud = Json::array({config.audience});
+    for (const std::string& a : {config.solid_audience, grant.client_id}) {
+      if (!a.empty() && std::find(aud.begin(), aud.end(), Json(a)) == aud.end()) aud.push_back(a);
+    }
+    claims["aud"] = aud;
+  }
   out.jti = std::string(jti);
   out.exp = exp;
   if (client.opaque_tokens) {
@@ -102,6 +113,7 @@ Mint mintIdToken(const Config& config, const Grant& grant, std::string_view acce
   if (!grant.amr.empty()) claims["amr"] = jsonArray(grant.amr);
   if (!grant.sid.empty()) claims["sid"] = grant.sid;
   if (!access_token.empty()) claims["at_hash"] = atHash(access_token);
+  if (!grant.webid.empty()) claims["webid"] = grant.webid;
   if (sdk::jwsSign(R"({"typ":"JWT"})", dumpJson(claims), out) != sdk::Result::Ok) {
     sdk::logError("jws_sign failed for an ID token");
     return Mint::Unavailable;
@@ -164,6 +176,9 @@ TokenCheck verifyAccessToken(const Config& config, std::string_view token, int64
   info.client_id = jsonString(info.claims, "client_id").value_or("");
   info.sub = jsonString(info.claims, "sub").value_or("");
   info.has_user = jsonInt(info.claims, "auth_time").has_value();
+  if (auto cnf = info.claims.find("cnf"); cnf != info.claims.end() && cnf->is_object()) {
+    info.jkt = jsonString(*cnf, "jkt").value_or("");
+  }
   auto scopes = parseScope(jsonString(info.claims, "scope").value_or(""));
   info.scopes = scopes.value_or(std::vector<std::string>{});
   if (info.exp <= now || info.jti.empty() || info.client_id.empty() || info.sub.empty()) {

@@ -35,6 +35,8 @@ struct Grant {
   std::vector<std::string> amr;
   std::string sid;
   std::string nonce;        // ID token only; empty: none
+  std::string webid;        // Solid-OIDC: the verified WebID (webid scope); empty: none
+  std::string jkt;          // DPoP: thumbprint of the key the access token is bound to
 };
 
 struct IssuedAccessToken {
@@ -46,6 +48,8 @@ struct IssuedAccessToken {
 enum class Mint { Ok, Unavailable };
 
 // Mints an access token for `grant` with the given jti (JWT, or opaque per the client).
+// With grant.jkt the token is DPoP-bound (cnf.jkt, RFC 9449 §6). With grant.webid it is a
+// Solid-OIDC access token: webid claim, aud [audience, solid_audience, client_id].
 Mint mintAccessToken(const Config& config, const Client& client, const Grant& grant,
                      std::string_view jti, int64_t now, IssuedAccessToken& out);
 
@@ -74,6 +78,7 @@ struct AccessTokenInfo {
   int64_t exp = 0;
   bool opaque = false;
   std::string opaque_hash;  // for opaque tokens: the store key
+  std::string jkt;          // cnf.jkt: the token is DPoP-bound to that key; empty: Bearer
 };
 
 enum class TokenCheck { Valid, Invalid, Unavailable };

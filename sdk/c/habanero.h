@@ -78,6 +78,10 @@ enum {
   HABANERO_LIMIT_EXCEEDED = 8,    /* a size limit (key, value, response) */
   HABANERO_UNAVAILABLE = 9,       /* the host could not reach its store etc. */
   HABANERO_BAD_STATE = 10,        /* reserved: no v1 call returns it */
+  HABANERO_DENIED = 11,           /* refused by policy: an ungranted topic, an
+                                     address the fetch guard refuses, ... */
+  HABANERO_REJECTED = 12,         /* the remote side refused for good (SMTP 5xx,
+                                     gateway 4xx): retrying will not help */
 };
 
 /* ---- capability "http": the request ------------------------------------ */
@@ -209,6 +213,26 @@ HABANERO_IMPORT("crypto_equal")
 habanero_result_t habanero_crypto_equal(const uint8_t *a, uint32_t a_len, const uint8_t *b,
                                         uint32_t b_len);
 
+/* Verifies a compact JWS against a public key given as a JWK (JSON; EC P-256
+ * for ES256, OKP Ed25519 for EdDSA, RSA for RS256/PS256). The header's alg must
+ * match the key; "none" and HMAC algorithms are refused. On OK copies the
+ * payload (the decoded JWS payload bytes) to out.
+ * Returns: OK, MISMATCH (bad signature, alg/key mismatch), INVALID_ARGUMENT
+ *          (not a compact JWS, bad JWK), INVALID_MEMORY, BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("crypto_jws_verify_jwk")
+habanero_result_t habanero_crypto_jws_verify_jwk(const uint8_t *jws, uint32_t jws_len,
+                                                 const uint8_t *jwk_json, uint32_t jwk_json_len,
+                                                 uint8_t *out, uint32_t out_cap,
+                                                 uint32_t *out_len);
+
+/* Writes the RFC 7638 SHA-256 thumbprint of a public JWK, base64url without
+ * padding (43 bytes). Returns: OK, INVALID_ARGUMENT (not a supported public
+ *          JWK), INVALID_MEMORY, BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("crypto_jwk_thumbprint")
+habanero_result_t habanero_crypto_jwk_thumbprint(const uint8_t *jwk_json, uint32_t jwk_json_len,
+                                                 uint8_t *out, uint32_t out_cap,
+                                                 uint32_t *out_len);
+
 /* ---- capability "keys": JWS with host-held keys ------------------------- */
 
 /* Signs payload as a compact JWS with the host's active signing key; the
@@ -335,6 +359,125 @@ habanero_result_t habanero_user_verify_password(const uint8_t *email, uint32_t e
                                                 const uint8_t *password, uint32_t password_len,
                                                 uint8_t *out, uint32_t out_cap,
                                                 uint32_t *out_len);
+
+/* Finds a user by an exact, normalised identifier and copies the subject.
+ * HABANERO_USER_BY_EMAIL: the address is normalised as `user add` does
+ * (trimmed, ASCII lower-case). HABANERO_USER_BY_PHONE: an E.164 number.
+ * Returns: OK, NOT_FOUND, INVALID_ARGUMENT (unknown kind; value not an
+ *          address / E.164 number), INVALID_MEMORY, BUFFER_TOO_SMALL,
+ *          UNAVAILABLE. */
+typedef enum {
+  HABANERO_USER_BY_EMAIL = 0,
+  HABANERO_USER_BY_PHONE = 1,
+} habanero_user_key_t;
+HABANERO_IMPORT("user_find")
+habanero_result_t habanero_user_find(int32_t kind, const uint8_t *value, uint32_t value_len,
+                                     uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* ---- capability "signup": creating users --------------------------------
+ * For authenticators that may register a user on first login (an operator's
+ * choice: grant "signup" only then). */
+
+/* Creates a user without a password from JSON {"email":"…"} or
+ * {"phone_number":"+…"} (optionally "name"), marks that identifier verified,
+ * and copies the new subject.
+ * Returns: OK, DUPLICATE (a user with that identifier exists), INVALID_ARGUMENT,
+ *          INVALID_MEMORY, BUFFER_TOO_SMALL, UNAVAILABLE. */
+HABANERO_IMPORT("user_create")
+habanero_result_t habanero_user_create(const uint8_t *user_json, uint32_t user_json_len,
+                                       uint8_t *out, uint32_t out_cap, uint32_t *out_len);
+
+/* ---- capability "events": durable topics (design 0002) ------------------
+ * An event is published to a topic the operator granted the extension
+ * (`publish = [...]` in its configuration) and is delivered, at least once,
+ * to every loaded extension whose manifest lists the topic in `subscribes`:
+ * the host calls the subscriber's export
+ *
+ *     int32_t habanero_on_event(void);
+ *
+ * in a fresh instance (no request: the "http" calls answer NOT_FOUND /
+ * INVALID_ARGUMENT), where event_get reads the event. Its return value:
+ * HABANERO_EVENT_DONE, HABANERO_EVENT_RETRY (a transient failure: the host
+ * retries with exponential back-off) or HABANERO_EVENT_FAILED (permanent: the
+ * host records the failure for the operator, `habanero outbox list`). A trap
+ * or a deadline counts as RETRY. Events are stored in the host's outbox before
+ * event_publish returns, so a crash loses none; a retried event may be seen
+ * twice, so subscribers must be idempotent. Retries stop after the
+ * configured number of attempts (then FAILED). */
+enum {
+  HABANERO_EVENT_DONE = 0,
+  HABANERO_EVENT_RETRY = 1,
+  HABANERO_EVENT_FAILED = 2,
+};
+
+/* Publishes `payload` (at most 64 KiB; any bytes, JSON by convention) to
+ * `topic`. Returns: OK (stored durably), DENIED (topic not granted),
+ *          LIMIT_EXCEEDED, INVALID_MEMORY, UNAVAILABLE (not stored). */
+HABANERO_IMPORT("event_publish")
+habanero_result_t habanero_event_publish(const uint8_t *topic, uint32_t topic_len,
+                                         const uint8_t *payload, uint32_t payload_len);
+
+typedef enum {
+  HABANERO_EVENT_TOPIC = 0,
+  HABANERO_EVENT_PAYLOAD = 1,
+  HABANERO_EVENT_ID = 2,       /* unique per event; the same on every retry */
+  HABANERO_EVENT_ATTEMPT = 3,  /* decimal: 1 on the first delivery */
+  HABANERO_EVENT_PUBLISHER = 4,/* the publishing extension's name */
+} habanero_event_field_t;
+
+/* Copies a field of the event being delivered.
+ * Returns: OK, NOT_FOUND (not inside habanero_on_event), INVALID_ARGUMENT,
+ *          INVALID_MEMORY, BUFFER_TOO_SMALL. */
+HABANERO_IMPORT("event_get")
+habanero_result_t habanero_event_get(int32_t field, uint8_t *out, uint32_t out_cap,
+                                     uint32_t *out_len);
+
+/* ---- capability "mail": sending email (the host holds the SMTP account) -- */
+
+/* Sends one message synchronously through the operator's SMTP server
+ * ([mail] url, from). message_json: {"to":"a@b","subject":"…","text":"…",
+ * "html":"…"(optional)}; the host sets From, Date, Message-ID and the MIME
+ * structure. Meant for habanero_on_event handlers, not the request path.
+ * Returns: OK (accepted by the server), INVALID_ARGUMENT (bad JSON, address or
+ *          header text), REJECTED (the server refused for good: 5xx),
+ *          UNAVAILABLE (not configured, unreachable, 4xx: retry later),
+ *          INVALID_MEMORY. */
+HABANERO_IMPORT("mail_send")
+habanero_result_t habanero_mail_send(const uint8_t *message_json, uint32_t message_json_len);
+
+/* ---- capability "sms": sending text messages (the host holds the gateway) */
+
+/* Sends one SMS through the operator's gateway ([sms] url: a Kannel smsbox or
+ * a Twilio-style HTTPS Messages API). message_json: {"to":"+E164","text":"…"}.
+ * Returns: OK, INVALID_ARGUMENT (bad JSON, number or empty text), REJECTED,
+ *          UNAVAILABLE (retry later), INVALID_MEMORY. */
+HABANERO_IMPORT("sms_send")
+habanero_result_t habanero_sms_send(const uint8_t *message_json, uint32_t message_json_len);
+
+/* ---- capability "fetch": outbound HTTP GET (design 0002) ----------------
+ * Only http(s); the host resolves the name and refuses loopback, private,
+ * link-local, unique-local and other special addresses (also on every
+ * redirect), enforces size and time limits and the operator's host allow-list
+ * for the extension (`fetch_hosts`), and caches responses as Cache-Control
+ * allows. */
+
+/* request_json: {"url":"https://…","accept":"text/turtle, …"(optional),
+ *                "parse":"turtle"(optional)}
+ * Copies the response as JSON:
+ *   {"status":200,"url":"<final URL after redirects>","content_type":"…",
+ *    "links":["<…>; rel=…", …] (every Link header value),
+ *    "body":"…" (as text; absent when parse is set),
+ *    "triples":[["s","p","o"],…] (with parse:"turtle": IRIs absolute,
+ *               literals as their lexical form, blank nodes as "_:id")}
+ * Any HTTP status is OK here (the guest decides what a 404 means).
+ * Returns: OK, INVALID_ARGUMENT (bad JSON, not an http(s) URL; Turtle that does
+ *          not parse), DENIED (address or host refused), LIMIT_EXCEEDED
+ *          (response larger than the limit), UNAVAILABLE (DNS, connection,
+ *          timeout), INVALID_MEMORY, BUFFER_TOO_SMALL (the host keeps the
+ *          response for an immediate retry with the same request). */
+HABANERO_IMPORT("http_fetch")
+habanero_result_t habanero_http_fetch(const uint8_t *request_json, uint32_t request_json_len,
+                                      uint8_t *out, uint32_t out_cap, uint32_t *out_len);
 
 /* ---- capability "clients": the host's client registrations -------------- */
 

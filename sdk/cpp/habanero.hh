@@ -53,6 +53,8 @@ enum class Result : int32_t {
   LimitExceeded = HABANERO_LIMIT_EXCEEDED,
   Unavailable = HABANERO_UNAVAILABLE,
   BadState = HABANERO_BAD_STATE,
+  Denied = HABANERO_DENIED,
+  Rejected = HABANERO_REJECTED,
 };
 
 // A stable lower-case name for logs ("ok", "not_found", ...); "unknown" otherwise.
@@ -80,6 +82,10 @@ constexpr std::string_view resultName(Result r) {
       return "unavailable";
     case Result::BadState:
       return "bad_state";
+    case Result::Denied:
+      return "denied";
+    case Result::Rejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -320,6 +326,25 @@ inline std::string hex(std::string_view data) {
   return hex(std::span(detail::bytes(data), data.size()));
 }
 
+// Verifies a compact JWS with a public JWK (JSON) and copies the payload. Returns Ok,
+// Mismatch (bad signature, alg not matching the key) or InvalidArgument (malformed).
+inline Result jwsVerifyWithJwk(std::string_view jws, std::string_view jwkJson,
+                               std::string& payload) {
+  return detail::readGrowing(payload, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_crypto_jws_verify_jwk(detail::bytes(jws), detail::size32(jws),
+                                          detail::bytes(jwkJson), detail::size32(jwkJson), p,
+                                          cap, len);
+  });
+}
+
+// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url. Returns Ok or InvalidArgument.
+inline Result jwkThumbprint(std::string_view jwkJson, std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_crypto_jwk_thumbprint(detail::bytes(jwkJson), detail::size32(jwkJson), p,
+                                          cap, len);
+  });
+}
+
 // ---- capability "keys": JWS with host-held keys -----------------------------------------
 
 // Signs payload as a compact JWS with the active key. headerJson: extra protected-header
@@ -449,6 +474,77 @@ inline Result clientAuthenticate(std::string_view clientId, std::string_view sec
                                                        detail::size32(clientId),
                                                        detail::bytes(secret),
                                                        detail::size32(secret)));
+}
+
+// ---- capability "users": finding users; capability "signup": creating them -------------
+
+enum class UserKey : int32_t { Email = HABANERO_USER_BY_EMAIL, Phone = HABANERO_USER_BY_PHONE };
+
+// The subject of the user with that (normalised) email or E.164 number. Returns Ok,
+// NotFound, InvalidArgument (not an address / number) or Unavailable.
+inline Result userFind(UserKey kind, std::string_view value, std::string& subject) {
+  return detail::readGrowing(subject, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_user_find(static_cast<int32_t>(kind), detail::bytes(value),
+                              detail::size32(value), p, cap, len);
+  });
+}
+
+// Creates a password-less user from {"email"} or {"phone_number"} (+ optional "name").
+// Returns Ok, Duplicate, InvalidArgument or Unavailable.
+inline Result userCreate(std::string_view userJson, std::string& subject) {
+  return detail::readGrowing(subject, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_user_create(detail::bytes(userJson), detail::size32(userJson), p, cap, len);
+  });
+}
+
+// ---- capability "events": durable topics -----------------------------------------------
+
+// Publishes payload to a granted topic; stored durably when Ok. Returns Ok, Denied,
+// LimitExceeded or Unavailable.
+inline Result publish(std::string_view topic, std::string_view payload) {
+  return detail::toResult(habanero_event_publish(detail::bytes(topic), detail::size32(topic),
+                                                 detail::bytes(payload),
+                                                 detail::size32(payload)));
+}
+
+enum class EventField : int32_t {
+  Topic = HABANERO_EVENT_TOPIC,
+  Payload = HABANERO_EVENT_PAYLOAD,
+  Id = HABANERO_EVENT_ID,
+  Attempt = HABANERO_EVENT_ATTEMPT,
+  Publisher = HABANERO_EVENT_PUBLISHER,
+};
+
+// A field of the event being delivered (inside habanero_on_event). Returns Ok or NotFound.
+inline Result event(EventField field, std::string& out) {
+  return detail::readGrowing(out, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_event_get(static_cast<int32_t>(field), p, cap, len);
+  });
+}
+
+// ---- capabilities "mail" and "sms" -----------------------------------------------------
+
+// {"to","subject","text","html"?}. Returns Ok, InvalidArgument, Rejected or Unavailable.
+inline Result mailSend(std::string_view messageJson) {
+  return detail::toResult(
+      habanero_mail_send(detail::bytes(messageJson), detail::size32(messageJson)));
+}
+
+// {"to":"+E164","text"}. Returns Ok, InvalidArgument, Rejected or Unavailable.
+inline Result smsSend(std::string_view messageJson) {
+  return detail::toResult(
+      habanero_sms_send(detail::bytes(messageJson), detail::size32(messageJson)));
+}
+
+// ---- capability "fetch" ----------------------------------------------------------------
+
+// request {"url","accept"?,"parse":"turtle"?} -> response JSON (see habanero.h). Returns
+// Ok (any HTTP status), InvalidArgument, Denied, LimitExceeded or Unavailable.
+inline Result httpFetch(std::string_view requestJson, std::string& responseJson) {
+  return detail::readGrowing(responseJson, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
+    return habanero_http_fetch(detail::bytes(requestJson), detail::size32(requestJson), p, cap,
+                               len);
+  });
 }
 
 }  // namespace habanero::sdk

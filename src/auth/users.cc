@@ -15,12 +15,25 @@ constexpr size_t kMaxEmailBytes = 254;  // RFC 5321 path limit
 constexpr size_t kMaxNameBytes = 256;
 constexpr size_t kSubjectBytes = 16;    // 128 bits
 
+constexpr size_t kMaxUrlBytes = 2048;
+
+// An absolute http(s) URL without spaces or control characters.
+bool isWebUrl(std::string_view s) {
+  if (s.size() > kMaxUrlBytes || !internal::isPlainText(s, kMaxUrlBytes)) return false;
+  if (s.find_first_of(" \"<>\\^`{|}") != std::string_view::npos) return false;
+  std::string_view rest;
+  if (s.starts_with("https://")) rest = s.substr(8);
+  else if (s.starts_with("http://")) rest = s.substr(7);
+  else return false;
+  return !rest.empty() && rest.front() != '/';
+}
+
+}  // namespace
+
 bool isE164(std::string_view s) {
   if (s.size() < 3 || s.size() > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9') return false;
   return std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
-
-}  // namespace
 
 namespace internal {
 struct UserRecord {
@@ -69,6 +82,9 @@ std::string encode(const Record& r) {
             {"email_verified", r.user.email_verified},
             {"name", r.user.name},
             {"phone_number", r.user.phone_number},
+            {"phone_number_verified", r.user.phone_number_verified},
+            {"website", r.user.website},
+            {"webid", r.user.webid},
             {"password_hash", r.password_hash},
             {"created_ms", r.user.created_ms}};
   return internal::dump(j);
@@ -87,6 +103,10 @@ absl::StatusOr<Record> decode(std::string_view key, std::string_view text) {
     return absl::DataLossError(
         strCat(Users::kNamespace, ": the record of user '", key, "' is unreadable"));
   }
+  // Fields added later (design 0002) are optional in older records.
+  internal::readBool(j, "phone_number_verified", r.user.phone_number_verified);
+  internal::readString(j, "website", r.user.website);
+  internal::readString(j, "webid", r.user.webid);
   r.user.has_password = !r.password_hash.empty();
   return r;
 }
@@ -105,7 +125,18 @@ absl::StatusOr<std::unique_ptr<Users>> Users::create(Storage& storage, const Clo
 }
 
 absl::StatusOr<User> Users::add(const NewUser& in) {
-  ASSIGN_OR_RETURN(std::string email, normalizeEmail(in.email));
+  std::string email;
+  if (!in.email.empty() || in.phone_number.empty()) {
+    ASSIGN_OR_RETURN(email, normalizeEmail(in.email));
+  }
+  if (!in.website.empty() && !isWebUrl(in.website)) {
+    return absl::InvalidArgumentError(
+        strCat("website: '", in.website, "' is not an absolute http(s) URL"));
+  }
+  if (!in.webid.empty() && !isWebUrl(in.webid)) {
+    return absl::InvalidArgumentError(
+        strCat("webid: '", in.webid, "' is not an absolute http(s) URL"));
+  }
   if (!internal::isPlainText(in.name, kMaxNameBytes)) {
     return absl::InvalidArgumentError(
         "name: must be printable UTF-8 text of at most 256 bytes");
@@ -128,32 +159,63 @@ absl::StatusOr<User> Users::add(const NewUser& in) {
   r.user.email_verified = in.email_verified;
   r.user.name = in.name;
   r.user.phone_number = in.phone_number;
+  r.user.phone_number_verified = in.phone_number_verified && !in.phone_number.empty();
+  r.user.website = in.website;
+  r.user.webid = in.webid;
   r.user.has_password = !r.password_hash.empty();
   r.user.created_ms = clock_.nowMs();
 
-  // The email index is claimed first and atomically: of two concurrent adds
-  // of one email, exactly one wins.
-  ASSIGN_OR_RETURN(bool claimed, storage_.compareAndSet(kByEmailNamespace, email, std::nullopt,
-                                                        r.user.subject, 0));
-  if (!claimed) {
-    return absl::AlreadyExistsError(strCat("a user with email ", email, " already exists"));
+  // The indexes are claimed first and atomically: of two concurrent adds of
+  // one email (or phone number), exactly one wins.
+  if (!email.empty()) {
+    ASSIGN_OR_RETURN(bool claimed, storage_.compareAndSet(kByEmailNamespace, email, std::nullopt,
+                                                          r.user.subject, 0));
+    if (!claimed) {
+      return absl::AlreadyExistsError(strCat("a user with email ", email, " already exists"));
+    }
+  }
+  auto release = [&] {
+    if (!email.empty()) storage_.remove(kByEmailNamespace, email).IgnoreError();
+  };
+  if (!in.phone_number.empty()) {
+    absl::StatusOr<bool> claimed = storage_.compareAndSet(kByPhoneNamespace, in.phone_number,
+                                                          std::nullopt, r.user.subject, 0);
+    if (!claimed.ok() || !*claimed) {
+      release();
+      if (!claimed.ok()) return claimed.status();
+      return absl::AlreadyExistsError(
+          strCat("a user with phone number ", in.phone_number, " already exists"));
+    }
   }
   absl::Status stored = storage_.put(kNamespace, r.user.subject, encode(r), 0);
   if (!stored.ok()) {
-    storage_.remove(kByEmailNamespace, email).IgnoreError();
+    release();
+    if (!in.phone_number.empty()) {
+      storage_.remove(kByPhoneNamespace, in.phone_number).IgnoreError();
+    }
     return stored;
   }
   return r.user;
 }
 
-absl::Status Users::remove(std::string_view email_in) {
-  ASSIGN_OR_RETURN(std::string email, normalizeEmail(email_in));
-  ASSIGN_OR_RETURN(std::optional<std::string> subject, storage_.get(kByEmailNamespace, email));
-  if (!subject) return absl::NotFoundError(strCat("no user with email ", email));
+absl::Status Users::remove(std::string_view email_or_phone) {
+  std::optional<User> user;
+  if (email_or_phone.starts_with("+")) {
+    ASSIGN_OR_RETURN(user, findByPhone(email_or_phone));
+    if (!user) return absl::NotFoundError(strCat("no user with phone number ", email_or_phone));
+  } else {
+    ASSIGN_OR_RETURN(std::string email, normalizeEmail(email_or_phone));
+    ASSIGN_OR_RETURN(user, findByEmail(email));
+    if (!user) return absl::NotFoundError(strCat("no user with email ", email));
+  }
   // The record first: once it is gone, sessions and lookups fail even if
-  // removing the index fails.
-  RETURN_IF_ERROR(storage_.remove(kNamespace, *subject));
-  return storage_.remove(kByEmailNamespace, email);
+  // removing an index fails.
+  RETURN_IF_ERROR(storage_.remove(kNamespace, user->subject));
+  if (!user->email.empty()) RETURN_IF_ERROR(storage_.remove(kByEmailNamespace, user->email));
+  if (!user->phone_number.empty()) {
+    RETURN_IF_ERROR(storage_.remove(kByPhoneNamespace, user->phone_number));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<User>> Users::list(size_t limit) const {
@@ -189,15 +251,28 @@ absl::StatusOr<std::optional<User>> Users::findByEmail(std::string_view email_in
   return get(*subject);
 }
 
+absl::StatusOr<std::optional<User>> Users::findByPhone(std::string_view phone) const {
+  if (!isE164(phone)) return std::nullopt;
+  ASSIGN_OR_RETURN(std::optional<std::string> subject, storage_.get(kByPhoneNamespace, phone));
+  if (!subject) return std::nullopt;
+  return get(*subject);
+}
+
 absl::StatusOr<std::optional<std::string>> Users::claimsJson(std::string_view subject) const {
   ASSIGN_OR_RETURN(std::optional<User> u, get(subject));
   if (!u) return std::nullopt;
-  Json j = {{"sub", u->subject}, {"email", u->email}, {"email_verified", u->email_verified}};
+  Json j = {{"sub", u->subject}};
+  if (!u->email.empty()) {
+    j["email"] = u->email;
+    j["email_verified"] = u->email_verified;
+  }
   if (!u->name.empty()) j["name"] = u->name;
   if (!u->phone_number.empty()) {
     j["phone_number"] = u->phone_number;
-    j["phone_number_verified"] = false;
+    j["phone_number_verified"] = u->phone_number_verified;
   }
+  if (!u->website.empty()) j["website"] = u->website;
+  if (!u->webid.empty()) j["webid"] = u->webid;
   return internal::dump(j);
 }
 

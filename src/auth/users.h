@@ -45,17 +45,26 @@ struct User {
   bool email_verified = false;
   std::string name;            // "" if not set
   std::string phone_number;    // E.164 ("+14155550100") or ""
+  bool phone_number_verified = false;
+  std::string website;         // the user's own site (IndieAuth "me"), "" if none
+  std::string webid;           // an external WebID (Solid), "" if none
   bool has_password = false;   // false: cannot sign in with a password
   int64_t created_ms = 0;
 };
 
 struct NewUser {
-  std::string email;
+  std::string email;                    // may be "" when phone_number is set
   std::optional<std::string> password;  // nullopt: no password
   std::string name;
   std::string phone_number;             // E.164 or ""
   bool email_verified = false;
+  bool phone_number_verified = false;
+  std::string website;                  // absolute http(s) URL or ""
+  std::string webid;                    // absolute http(s) URL or ""
 };
+
+// Whether `s` is an E.164 number: '+', a non-zero digit, then 1..14 digits.
+bool isE164(std::string_view s);
 
 // `email` trimmed of surrounding whitespace and ASCII-lower-cased, or
 // InvalidArgument if it does not look like an address (one '@', non-empty
@@ -67,18 +76,21 @@ class Users {
  public:
   static constexpr std::string_view kNamespace = "_host/users";
   static constexpr std::string_view kByEmailNamespace = "_host/users_by_email";
+  static constexpr std::string_view kByPhoneNamespace = "_host/users_by_phone";
 
   // Computes the dummy hash used for unknown emails (one Argon2id hash with
   // `params`). `storage` and `clock` must outlive the Users.
   static absl::StatusOr<std::unique_ptr<Users>> create(Storage& storage, const Clock& clock,
                                                        crypto::Argon2Params params = {});
 
-  // Adds a user. InvalidArgument naming the field for a bad email, name,
-  // phone number or password (empty, or longer than kMaxPasswordBytes);
-  // AlreadyExists if the email is taken.
+  // Adds a user, who needs an email address or a phone number (or both).
+  // InvalidArgument naming the field for a bad email, name, phone number,
+  // website, webid or password (empty, or longer than kMaxPasswordBytes);
+  // AlreadyExists if the email or the phone number is taken.
   absl::StatusOr<User> add(const NewUser& user);
 
-  // Removes the user with this email. NotFound if there is none. Their
+  // Removes the user with this email (or, for "+…", phone number). NotFound
+  // if there is none. Their
   // sessions stop working at once (session lookups check the user exists).
   absl::Status remove(std::string_view email);
 
@@ -88,9 +100,11 @@ class Users {
   // The user, or nullopt.
   absl::StatusOr<std::optional<User>> get(std::string_view subject) const;
   absl::StatusOr<std::optional<User>> findByEmail(std::string_view email) const;
+  // By E.164 number; nullopt also for a malformed one.
+  absl::StatusOr<std::optional<User>> findByPhone(std::string_view phone) const;
 
-  // The user's claims as a JSON object: sub, email, email_verified, and name
-  // and phone_number when set. nullopt for an unknown subject.
+  // The user's claims as a JSON object: sub, and email, email_verified, name,
+  // phone_number, phone_number_verified, website and webid when set. nullopt for an unknown subject.
   absl::StatusOr<std::optional<std::string>> claimsJson(std::string_view subject) const;
 
   // The subject if `password` is this email's password, else nullopt. Costs

@@ -36,6 +36,7 @@
 #include "auth/clients.h"
 #include "auth/users.h"
 #include "crypto/key_store.h"
+#include "events/outbox.h"
 #include "habanero/clock.h"
 #include "runtime/router.h"
 #include "server/app.h"
@@ -339,6 +340,9 @@ struct UserFlags {
   std::string name;
   std::string phone;
   bool email_verified = false;
+  bool phone_verified = false;
+  std::string website;
+  std::string webid;
 };
 
 int userAdd(const CommonFlags& flags, const UserFlags& f) {
@@ -349,6 +353,13 @@ int userAdd(const CommonFlags& flags, const UserFlags& f) {
   u.name = f.name;
   u.phone_number = f.phone;
   u.email_verified = f.email_verified;
+  u.phone_number_verified = f.phone_verified;
+  u.website = f.website;
+  u.webid = f.webid;
+  if (f.email.empty() && f.phone.empty()) {
+    std::cerr << "error: user add needs --email or --phone (or both)\n";
+    return 2;
+  }
   if (f.password_stdin) {
     std::string password((std::istreambuf_iterator<char>(std::cin)), {});
     if (password.ends_with('\n')) password.pop_back();
@@ -361,7 +372,8 @@ int userAdd(const CommonFlags& flags, const UserFlags& f) {
   if (!users.ok()) return fail(users.status());
   auto added = (*users)->add(u);
   if (!added.ok()) return fail(added.status());
-  std::cout << "Added user " << added->email << " (subject " << added->subject << ").\n";
+  std::cout << "Added user " << (added->email.empty() ? added->phone_number : added->email)
+            << " (subject " << added->subject << ").\n";
   if (!added->has_password) {
     std::cout << "No password set: pass one with --password-stdin to allow password sign-in.\n";
   }
@@ -388,7 +400,7 @@ int userList(const CommonFlags& flags) {
   std::vector<std::vector<std::string>> rows = {
       {"EMAIL", "SUBJECT", "NAME", "PHONE", "PASSWORD", "VERIFIED", "CREATED"}};
   for (const habanero::auth::User& u : *all) {
-    rows.push_back({u.email, u.subject, u.name.empty() ? "-" : u.name,
+    rows.push_back({u.email.empty() ? "-" : u.email, u.subject, u.name.empty() ? "-" : u.name,
                     u.phone_number.empty() ? "-" : u.phone_number, u.has_password ? "yes" : "no",
                     u.email_verified ? "yes" : "no", utcTime(u.created_ms)});
   }
@@ -406,7 +418,9 @@ int userRemove(const CommonFlags& flags, const std::string& email) {
   if (!users.ok()) return fail(users.status());
   absl::Status removed = (*users)->remove(email);
   if (!removed.ok()) return fail(removed);
-  std::cout << "Removed user " << habanero::auth::normalizeEmail(email).value_or(email)
+  std::cout << "Removed user "
+            << (email.starts_with("+") ? email
+                                       : habanero::auth::normalizeEmail(email).value_or(email))
             << "; their sessions have ended.\n";
   notifyServer(*cfg);
   return 0;
@@ -436,6 +450,39 @@ int keysCommand(const CommonFlags& flags, bool rotate) {
   }
   printTable(rows);
   if (rotate) notifyServer(*cfg);
+  return 0;
+}
+
+// habanero outbox list|retry: the event outbox (design 0002). `list` shows
+// what waits for delivery and what failed for good; `retry ID` makes a record
+// due now (the running server picks it up on its next pass).
+int outboxCommand(const CommonFlags& flags, const std::string& retry_id) {
+  std::optional<Config> cfg = loadConfig(flags);
+  if (!cfg) return 2;
+  habanero::StoragePtr storage = openStore(*cfg);
+  if (!storage) return 1;
+  habanero::events::Outbox outbox(*storage, habanero::SystemClock::instance(), {});
+  if (!retry_id.empty()) {
+    absl::Status retried = outbox.retryNow(retry_id);
+    if (!retried.ok()) return fail(retried);
+    std::cout << "Record " << retry_id << " is due now.\n";
+    return 0;
+  }
+  auto records = outbox.list();
+  if (!records.ok()) return fail(records.status());
+  if (records->empty()) {
+    std::cout << "The outbox is empty: every event has been delivered.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "TOPIC", "FOR", "STATE", "ATTEMPTS", "CREATED", "NEXT", "LAST ERROR"}};
+  for (const habanero::events::Event& e : *records) {
+    rows.push_back({e.id, e.topic, e.subscriber.empty() ? "(no subscriber)" : e.subscriber,
+                    e.state, std::to_string(e.attempts), utcTime(e.created_ms),
+                    e.state == "pending" ? utcTime(e.next_attempt_ms) : "-",
+                    e.last_error.empty() ? "-" : e.last_error});
+  }
+  printTable(rows);
   return 0;
 }
 
@@ -498,18 +545,24 @@ int main(int argc, char** argv) {
   UserFlags uf;
   CLI::App* user_add = user_cmd->add_subcommand("add", "add a user");
   add_common(user_add);
-  user_add->add_option("--email", uf.email, "the user's email (unique)")->required();
+  user_add->add_option("--email", uf.email, "the user's email (unique; or give --phone)");
   user_add->add_flag("--password-stdin", uf.password_stdin,
                      "read the password from standard input (one line)");
   user_add->add_option("--name", uf.name, "the user's name");
   user_add->add_option("--phone", uf.phone, "a phone number in E.164 form, e.g. +14155550100");
   user_add->add_flag("--email-verified", uf.email_verified, "mark the email as verified");
+  user_add->add_flag("--phone-verified", uf.phone_verified, "mark the phone number as verified");
+  user_add->add_option("--website", uf.website,
+                       "the user's own site, usable as IndieAuth profile URL once it links here");
+  user_add->add_option("--webid", uf.webid,
+                       "an external WebID, used once its profile names this issuer");
   CLI::App* user_list = user_cmd->add_subcommand("list", "list users");
   add_common(user_list);
   std::string remove_email;
   CLI::App* user_remove = user_cmd->add_subcommand("remove", "delete a user");
   add_common(user_remove);
-  user_remove->add_option("EMAIL", remove_email, "the user's email")->required();
+  user_remove->add_option("EMAIL", remove_email, "the user's email (or +phone number)")
+      ->required();
 
   // habanero keys rotate|list
   CLI::App* keys_cmd = cli.add_subcommand("keys", "manage the signing keys");
@@ -519,7 +572,19 @@ int main(int argc, char** argv) {
   CLI::App* keys_list = keys_cmd->add_subcommand("list", "list the signing keys in use");
   add_common(keys_list);
 
+  // habanero outbox list|retry
+  CLI::App* outbox_cmd = cli.add_subcommand("outbox", "inspect the event outbox");
+  outbox_cmd->require_subcommand(1);
+  CLI::App* outbox_list = outbox_cmd->add_subcommand("list", "list pending and failed events");
+  add_common(outbox_list);
+  std::string retry_id;
+  CLI::App* outbox_retry = outbox_cmd->add_subcommand("retry", "make a record due now");
+  add_common(outbox_retry);
+  outbox_retry->add_option("ID", retry_id, "the record's id (from outbox list)")->required();
+
   CLI11_PARSE(cli, argc, argv);
+  if (outbox_list->parsed()) return outboxCommand(flags, "");
+  if (outbox_retry->parsed()) return outboxCommand(flags, retry_id);
   if (serve_cmd->parsed()) return serve(flags);
   if (reload_cmd->parsed()) return reload(flags);
   if (check_cmd->parsed()) return check(flags);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -33,6 +34,7 @@ struct Deleter {
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
@@ -46,6 +48,7 @@ constexpr size_t kEdDsaSignatureBytes = 64;
 constexpr int kMaxHeaderDepth = 16;  // JSON nesting accepted in JOSE headers
 constexpr int kMaxUpdateAttempts = 8;
 constexpr int kRecordVersion = 1;
+constexpr size_t kMaxIdleEcdsaContexts = 16;  // per key; about one per concurrent signer
 
 std::optional<Alg> parseAlg(std::string_view name) {
   if (name == "ES256") return Alg::kES256;
@@ -285,6 +288,108 @@ std::optional<std::string> joseToDer(std::string_view jose) {
 
 const EVP_MD* digestFor(Alg alg) { return alg == Alg::kEdDSA ? nullptr : EVP_sha256(); }
 
+// SHA-256, fetched from the default provider once per process (EVP_sha256() is looked up by
+// name again on every use in OpenSSL 3). Never freed; nullptr only if the provider lacks it.
+const EVP_MD* fetchedSha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
+// ES256 contexts for one key, initialised once (EVP_PKEY_sign_init / EVP_PKEY_verify_init)
+// and reused for any number of signatures over a SHA-256 digest. Without them every
+// signature paid EVP_DigestSignInit: a fetch of the ECDSA signature and SHA-256 algorithms
+// by name (provider store look-ups under a lock) and a new digest context, about a fifth of
+// the cost of the signature itself. A context is used by one thread at a time: take() hands
+// it out, give() returns it. Thread-safe.
+class EcdsaContexts {
+ public:
+  enum class Op { kSign, kVerify };
+
+  // A context ready for `op` with `key`; nullptr (OpenSSL error queue cleared) on failure.
+  PkeyCtxPtr take(EVP_PKEY* key, Op op) {
+    std::vector<PkeyCtxPtr>& idle = op == Op::kSign ? idle_sign_ : idle_verify_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle.empty()) {
+        PkeyCtxPtr ctx = std::move(idle.back());
+        idle.pop_back();
+        return ctx;
+      }
+    }
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+    if (!ctx || (op == Op::kSign ? EVP_PKEY_sign_init(ctx.get())
+                                 : EVP_PKEY_verify_init(ctx.get())) != 1) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    return ctx;
+  }
+
+  // Returns a context from take() after a completed operation; keeps at most
+  // kMaxIdleEcdsaContexts per operation.
+  void give(PkeyCtxPtr ctx, Op op) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<PkeyCtxPtr>& idle = op == Op::kSign ? idle_sign_ : idle_verify_;
+    if (idle.size() < kMaxIdleEcdsaContexts) idle.push_back(std::move(ctx));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<PkeyCtxPtr> idle_sign_ ABSL_GUARDED_BY(mu_);
+  std::vector<PkeyCtxPtr> idle_verify_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// SHA-256 of `input` into `digest` (32 bytes); false on an OpenSSL error.
+bool sha256Digest(std::string_view input, unsigned char* digest) {
+  const EVP_MD* md = fetchedSha256();
+  unsigned int size = 0;
+  return md != nullptr &&
+         EVP_Digest(input.data(), input.size(), digest, &size, md, nullptr) == 1 &&
+         size == kEs256FieldBytes;
+}
+
+// ES256 with a prepared context: the same signature as EVP_DigestSign with SHA-256, in
+// JOSE form.
+absl::StatusOr<std::string> signEs256(EVP_PKEY* key, EcdsaContexts& contexts,
+                                      std::string_view input) {
+  unsigned char digest[kEs256FieldBytes];
+  if (!sha256Digest(input, digest)) return opensslError("sign: SHA-256");
+  PkeyCtxPtr ctx = contexts.take(key, EcdsaContexts::Op::kSign);
+  if (!ctx) return opensslError("sign");
+  std::string der(static_cast<size_t>(std::max(EVP_PKEY_get_size(key), 0)), '\0');
+  size_t size = der.size();
+  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &size, digest,
+                    sizeof digest) != 1) {
+    return opensslError("sign");  // the context is dropped, not reused
+  }
+  contexts.give(std::move(ctx), EcdsaContexts::Op::kSign);
+  der.resize(size);
+  return derToJose(der);
+}
+
+// ES256 verification with a prepared context; `signature` in JOSE form.
+bool verifyEs256(EVP_PKEY* key, EcdsaContexts& contexts, std::string_view input,
+                 std::string_view signature) {
+  std::optional<std::string> der = joseToDer(signature);
+  unsigned char digest[kEs256FieldBytes];
+  if (!der || !sha256Digest(input, digest)) {
+    ERR_clear_error();
+    return false;
+  }
+  PkeyCtxPtr ctx = contexts.take(key, EcdsaContexts::Op::kVerify);
+  if (!ctx) return false;
+  // 1: valid; 0: invalid; < 0: error. The context stays usable after any of them.
+  const bool valid = EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(der->data()),
+                                     der->size(), digest, sizeof digest) == 1;
+  ERR_clear_error();
+  contexts.give(std::move(ctx), EcdsaContexts::Op::kVerify);
+  return valid;
+}
+
 // Signs `input`; for ES256 the result is in JOSE form.
 absl::StatusOr<std::string> signBytes(EVP_PKEY* key, Alg alg, std::string_view input) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
@@ -410,6 +515,18 @@ struct KeyStore::Key {
   int64_t retired_ms = 0;  // effective retirement; 0: active
   PkeyPtr pkey;
   Json jwk;  // public JWK with kid, alg, use
+  // Prepared ES256 contexts for pkey (unused for other algorithms). Mutable: a cache that
+  // does not change what the key signs.
+  mutable EcdsaContexts ecdsa;
+
+  absl::StatusOr<std::string> signBytes(std::string_view input) const {
+    if (alg == Alg::kES256) return signEs256(pkey.get(), ecdsa, input);
+    return crypto::signBytes(pkey.get(), alg, input);
+  }
+  bool verifyBytes(std::string_view input, std::string_view signature) const {
+    if (alg == Alg::kES256) return verifyEs256(pkey.get(), ecdsa, input, signature);
+    return crypto::verifyBytes(pkey.get(), alg, input, signature);
+  }
 
   // Active keys never expire; retired ones at retired_ms + retention_ms.
   int64_t expiresMs(int64_t retention_ms) const {
@@ -445,8 +562,11 @@ absl::StatusOr<std::shared_ptr<const KeyStore::Key>> loadKey(const KeyRecord& re
   key->jwk["use"] = "sig";
 
   constexpr std::string_view kProbe = "habanero key self-test";
-  ASSIGN_OR_RETURN(std::string sig, signBytes(key->pkey.get(), *alg, kProbe));
-  if (!verifyBytes(key->pkey.get(), *alg, kProbe, sig)) {
+  // Both the prepared and the one-shot path must agree with the key.
+  ASSIGN_OR_RETURN(std::string sig, key->signBytes(kProbe));
+  ASSIGN_OR_RETURN(std::string plain_sig, signBytes(key->pkey.get(), *alg, kProbe));
+  if (!key->verifyBytes(kProbe, sig) || !verifyBytes(key->pkey.get(), *alg, kProbe, sig) ||
+      !key->verifyBytes(kProbe, plain_sig)) {
     return absl::DataLossError(absl::StrCat("key store: key ", record.kid, " fails self-test"));
   }
   return key;
@@ -583,7 +703,7 @@ absl::StatusOr<std::string> KeyStore::sign(std::string_view header_json,
   header["alg"] = algName(key.alg);
   header["kid"] = key.kid;
   std::string jws = absl::StrCat(base64UrlEncode(dumpJson(header)), ".", base64UrlEncode(payload));
-  ASSIGN_OR_RETURN(std::string signature, signBytes(key.pkey.get(), key.alg, jws));
+  ASSIGN_OR_RETURN(std::string signature, key.signBytes(jws));
   absl::StrAppend(&jws, ".", base64UrlEncode(signature));
   return jws;
 }
@@ -632,7 +752,7 @@ absl::StatusOr<std::string> KeyStore::verify(std::string_view jws) const {
   if (alg_name != algName(key->alg)) {
     return absl::PermissionDeniedError("JWS: alg does not match the key's");
   }
-  if (!verifyBytes(key->pkey.get(), key->alg, signing_input, *signature)) {
+  if (!key->verifyBytes(signing_input, *signature)) {
     return absl::PermissionDeniedError("JWS: bad signature");
   }
   return std::move(*payload);

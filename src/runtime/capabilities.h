@@ -28,8 +28,15 @@ std::span<const Capability> allCapabilities();
 // capability does.
 std::optional<std::string_view> capabilityOf(std::string_view function);
 
+// A bit per capability (its position in allCapabilities()), for the per-call
+// grant check; 0 for an unknown name.
+uint32_t capabilityBit(std::string_view name);
+
 // Whether `name` is a capability of ABI v1.
 bool isKnownCapability(std::string_view name);
+
+// Whether `topic` is a valid event topic name: 1..128 bytes of [a-z0-9_.-].
+bool isValidTopic(std::string_view topic);
 
 // WASI preview-1 functions a module may import. The host wires them to a WASI
 // context with no filesystem, no sockets, no environment and no arguments;

@@ -11,6 +11,7 @@
 
 #include "habanero/strings.h"
 #include "runtime/capabilities.h"
+#include "../../sdk/c/habanero.h"
 
 namespace habanero::runtime {
 namespace {
@@ -31,10 +32,20 @@ absl::StatusOr<std::vector<uint8_t>> readFile(const std::string& path) {
 
 // Checks the module's exports: the ABI version marker, the entry point and
 // its memory.
-absl::Status checkExports(const wasmtime_module_t* module, const std::string& path) {
+// Whether an export is a function () -> i32.
+bool isEntryPoint(const wasm_externtype_t* type) {
+  const wasm_functype_t* ft = wasm_externtype_as_functype_const(type);
+  const wasm_valtype_vec_t* params = wasm_functype_params(ft);
+  const wasm_valtype_vec_t* results = wasm_functype_results(ft);
+  return params->size == 0 && results->size == 1 &&
+         wasm_valtype_kind(results->data[0]) == WASM_I32;
+}
+
+absl::Status checkExports(const wasmtime_module_t* module, const std::string& path,
+                          bool needs_on_event) {
   wasm_exporttype_vec_t exports;
   wasmtime_module_exports(module, &exports);
-  bool abi_v1 = false, entry = false, memory = false;
+  bool abi_v1 = false, entry = false, memory = false, on_event = false;
   std::string other_abi;
   for (size_t i = 0; i < exports.size; ++i) {
     std::string_view name = nameOf(wasm_exporttype_name(exports.data[i]));
@@ -45,11 +56,9 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
     } else if (name.starts_with("habanero_abi_v")) {
       other_abi = std::string(name.substr(std::string_view("habanero_abi_v").size()));
     } else if (name == "habanero_on_request" && kind == WASM_EXTERN_FUNC) {
-      const wasm_functype_t* ft = wasm_externtype_as_functype_const(type);
-      const wasm_valtype_vec_t* params = wasm_functype_params(ft);
-      const wasm_valtype_vec_t* results = wasm_functype_results(ft);
-      entry = params->size == 0 && results->size == 1 &&
-              wasm_valtype_kind(results->data[0]) == WASM_I32;
+      entry = isEntryPoint(type);
+    } else if (name == "habanero_on_event" && kind == WASM_EXTERN_FUNC) {
+      on_event = isEntryPoint(type);
     } else if (name == "memory" && kind == WASM_EXTERN_MEMORY) {
       memory = true;
     }
@@ -68,13 +77,21 @@ absl::Status checkExports(const wasmtime_module_t* module, const std::string& pa
         strCat(path, ": does not export habanero_on_request: () -> i32"));
   }
   if (!memory) return absl::FailedPreconditionError(strCat(path, ": exports no memory"));
+  if (needs_on_event && !on_event) {
+    return absl::FailedPreconditionError(strCat(
+        path, ": its manifest subscribes to topics but it does not export habanero_on_event: "
+              "() -> i32"));
+  }
   return absl::OkStatus();
 }
 
-// Every import must be a granted host call or an allowed WASI function.
+// Every import must be a granted host call or an allowed WASI function. An
+// import of an optional capability (manifest `optional_capabilities`) that is
+// not granted is allowed: the call answers DENIED at run time.
 absl::Status checkImports(const wasmtime_module_t* module, const std::string& path,
                           const std::vector<std::string>& grants,
-                          const std::vector<std::string>& declared) {
+                          const std::vector<std::string>& declared,
+                          const std::vector<std::string>& optional) {
   wasm_importtype_vec_t imports;
   wasmtime_module_imports(module, &imports);
   absl::Status status;
@@ -83,9 +100,13 @@ absl::Status checkImports(const wasmtime_module_t* module, const std::string& pa
     std::string_view fn = nameOf(wasm_importtype_name(imports.data[i]));
     if (mod == kHostModule) {
       std::optional<std::string_view> cap = capabilityOf(fn);
+      bool is_optional =
+          cap && std::find(optional.begin(), optional.end(), *cap) != optional.end();
       if (!cap) {
         status = absl::PermissionDeniedError(
             strCat(path, ": imports unknown host function habanero.", fn));
+      } else if (is_optional) {
+        // Linked either way; granted or not is decided per call.
       } else if (std::find(grants.begin(), grants.end(), *cap) == grants.end()) {
         status = absl::PermissionDeniedError(
             strCat(path, ": imports habanero.", fn, " of capability '", *cap,
@@ -169,8 +190,15 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
         config.name, ": memory limit ", config.memory_bytes, " exceeds the engine's ",
         engine.options().max_memory_bytes));
   }
+  // What the module may use: its required capabilities, and the optional ones
+  // the operator granted. Each needs its facility.
   auto wants = [&](std::string_view cap) {
-    return std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end();
+    if (std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end()) {
+      return true;
+    }
+    return std::find(m.optional_capabilities.begin(), m.optional_capabilities.end(), cap) !=
+               m.optional_capabilities.end() &&
+           std::find(config.grants.begin(), config.grants.end(), cap) != config.grants.end();
   };
   if (wants("kv") && services.storage == nullptr) {
     return absl::FailedPreconditionError(strCat(config.name, ": kv needs a store"));
@@ -187,10 +215,31 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
     return absl::FailedPreconditionError(
         strCat(config.name, ": clients needs the host's client registrations"));
   }
+  if ((wants("signup")) && services.users == nullptr) {
+    return absl::FailedPreconditionError(strCat(config.name, ": signup needs the user records"));
+  }
+  if (wants("events") && services.outbox == nullptr) {
+    return absl::FailedPreconditionError(strCat(config.name, ": events needs the host's outbox"));
+  }
+  if (wants("mail") && services.mailer == nullptr) {
+    return absl::FailedPreconditionError(strCat(
+        config.name, ": wants capability 'mail', but no SMTP server is configured ([mail] url "
+                     "and from, or HABANERO_SMTP_URL and HABANERO_SMTP_FROM)"));
+  }
+  if (wants("sms") && services.sms == nullptr) {
+    return absl::FailedPreconditionError(strCat(
+        config.name,
+        ": wants capability 'sms', but no SMS gateway is configured ([sms] url or HABANERO_SMS_URL)"));
+  }
+  if (wants("fetch") && services.fetcher == nullptr) {
+    return absl::FailedPreconditionError(strCat(config.name, ": fetch needs the host's fetcher"));
+  }
 
   ASSIGN_OR_RETURN(ext->module_, engine.compile(bytes, module_path));
-  RETURN_IF_ERROR(checkExports(ext->module_.get(), module_path));
-  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, config.grants, m.capabilities));
+  RETURN_IF_ERROR(checkExports(ext->module_.get(), module_path, !m.subscribes.empty()));
+  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, config.grants, m.capabilities,
+                               m.optional_capabilities));
+  for (const std::string& grant : config.grants) ext->granted_ |= capabilityBit(grant);
 
   wasmtime_instance_pre_t* pre = nullptr;
   ErrorPtr err(wasmtime_linker_instantiate_pre(engine.linker(), ext->module_.get(), &pre));
@@ -202,19 +251,23 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
   return std::shared_ptr<const Extension>(std::move(ext));
 }
 
-Response Extension::handle(const Request& request) const {
-  HostState st;
+Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t deadline_ms) const {
   st.extension = config_.name;
+  st.granted = granted_;
   st.settings = &config_.settings;
+  st.config = &config_;
   st.services = services_;
-  st.request = &request;
   st.mount = config_.mount;
 
   StorePtr store(wasmtime_store_new(engine_->raw(), &st, nullptr));
   wasmtime_store_limiter(store.get(), static_cast<int64_t>(config_.memory_bytes),
                          config_.table_elements, /*instances=*/1, /*tables=*/1, /*memories=*/1);
   wasmtime_context_t* ctx = wasmtime_store_context(store.get());
-  wasmtime_context_set_epoch_deadline(ctx, engine_->ticksFor(config_.deadline_ms));
+  wasmtime_context_set_epoch_deadline(ctx, engine_->ticksFor(deadline_ms));
+  st.context = ctx;
+  st.started = std::chrono::steady_clock::now();
+  st.deadline_ms = deadline_ms;
+  st.epoch_tick_ms = engine_->options().epoch_tick_ms;
 
   wasi_config_t* wasi = wasi_config_new();  // no preopens, env or args: nothing to reach
   wasi_config_set_stdout_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 0),
@@ -222,36 +275,29 @@ Response Extension::handle(const Request& request) const {
   wasi_config_set_stderr_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 1),
                                 GuestOutput::finalize);
   ErrorPtr err(wasmtime_context_set_wasi(ctx, wasi));
-  if (err) {
-    spdlog::error("[{}] WASI set-up failed: {}", config_.name, errorMessage(err.get()));
-    return Response::text(500, "extension failed\n");
-  }
+  if (err) return {Run::kFailed, 0, strCat("WASI set-up failed: ", errorMessage(err.get()))};
 
-  auto failure = [&](wasmtime_error_t* raw_err, wasm_trap_t* raw_trap, std::string_view stage) {
+  auto failure = [&](wasmtime_error_t* raw_err, wasm_trap_t* raw_trap,
+                     std::string_view stage) -> Run {
     ErrorPtr e(raw_err);
     TrapPtr t(raw_trap);
     if (t) {
       wasmtime_trap_code_t code;
       if (wasmtime_trap_code(t.get(), &code) && code == WASMTIME_TRAP_CODE_INTERRUPT) {
-        spdlog::warn("[{}] {} exceeded its deadline of {} ms; stopped", config_.name, stage,
-                     config_.deadline_ms);
-        return Response::text(503, "extension exceeded its deadline\n");
+        return {Run::kDeadline, 0,
+                strCat(stage, " exceeded its deadline of ", deadline_ms, " ms; stopped")};
       }
-      spdlog::error("[{}] trap in {}: {}", config_.name, stage, trapMessage(t.get()));
-      return Response::text(500, "extension failed\n");
+      return {Run::kFailed, 0, strCat("trap in ", stage, ": ", trapMessage(t.get()))};
     }
     int exit_status = 0;
     if (e && wasmtime_error_exit_status(e.get(), &exit_status)) {
-      spdlog::error("[{}] exited with status {} in {}", config_.name, exit_status, stage);
-    } else {
-      std::string msg = e ? errorMessage(e.get()) : std::string("unknown error");
-      if (msg.find("maximum concurrent") != std::string::npos) {
-        spdlog::warn("[{}] no instance slot free: {}", config_.name, msg);
-        return Response::text(503, "server busy\n");
-      }
-      spdlog::error("[{}] {} failed: {}", config_.name, stage, msg);
+      return {Run::kFailed, 0, strCat("exited with status ", exit_status, " in ", stage)};
     }
-    return Response::text(500, "extension failed\n");
+    std::string msg = e ? errorMessage(e.get()) : std::string("unknown error");
+    if (msg.find("maximum concurrent") != std::string::npos) {
+      return {Run::kBusy, 0, strCat("no instance slot free: ", msg)};
+    }
+    return {Run::kFailed, 0, strCat(stage, " failed: ", msg)};
   };
 
   wasmtime_instance_t instance;
@@ -267,21 +313,59 @@ Response Extension::handle(const Request& request) const {
     }
     wasmtime_extern_delete(&item);
   }
-  if (!wasmtime_instance_export_get(ctx, &instance, "habanero_on_request", 19, &item) ||
+  if (!wasmtime_instance_export_get(ctx, &instance, entry.data(), entry.size(), &item) ||
       item.kind != WASMTIME_EXTERN_FUNC) {
-    spdlog::error("[{}] habanero_on_request vanished", config_.name);  // checked at load
-    return Response::text(500, "extension failed\n");
+    return {Run::kFailed, 0, strCat(entry, " vanished")};  // checked at load
   }
   wasmtime_val_t result;
   raw_err = wasmtime_func_call(ctx, &item.of.func, nullptr, 0, &result, 1, &trap);
   wasmtime_extern_delete(&item);
-  if (raw_err || trap) return failure(raw_err, trap, "habanero_on_request");
-  if (result.kind != WASMTIME_I32 || result.of.i32 != 0) {
-    spdlog::error("[{}] habanero_on_request returned {}", config_.name,
-                  result.kind == WASMTIME_I32 ? result.of.i32 : -1);
-    return Response::text(500, "extension failed\n");
+  if (raw_err || trap) return failure(raw_err, trap, entry);
+  if (result.kind != WASMTIME_I32) return {Run::kFailed, 0, strCat(entry, " returned no i32")};
+  return {Run::kReturned, result.of.i32, ""};
+}
+
+Response Extension::handle(const Request& request) const {
+  HostState st;
+  st.request = &request;
+  Run r = run(st, "habanero_on_request", config_.deadline_ms);
+  switch (r.kind) {
+    case Run::kReturned:
+      if (r.value == 0) return std::move(st.response);
+      spdlog::error("[{}] habanero_on_request returned {}", config_.name, r.value);
+      return Response::text(500, "extension failed\n");
+    case Run::kDeadline:
+      spdlog::warn("[{}] {}", config_.name, r.error);
+      return Response::text(503, "extension exceeded its deadline\n");
+    case Run::kBusy:
+      spdlog::warn("[{}] {}", config_.name, r.error);
+      return Response::text(503, "server busy\n");
+    case Run::kFailed:
+      break;
   }
-  return std::move(st.response);
+  spdlog::error("[{}] {}", config_.name, r.error);
+  return Response::text(500, "extension failed\n");
+}
+
+events::Delivery Extension::handleEvent(const events::Event& event) const {
+  static const Request kNoRequest{};  // http calls inside on_event see an empty request
+  HostState st;
+  st.request = &kNoRequest;
+  st.event = &event;
+  // Time spent waiting on SMTP servers and gateways is not charged to the
+  // deadline (NetworkWait in host_calls.cc), so the request's limit applies.
+  Run r = run(st, "habanero_on_event", config_.deadline_ms);
+  if (r.kind != Run::kReturned) return {events::Outcome::kRetry, r.error};
+  switch (r.value) {
+    case HABANERO_EVENT_DONE:
+      return {events::Outcome::kDone, ""};
+    case HABANERO_EVENT_RETRY:
+      return {events::Outcome::kRetry, "the subscriber asked to retry"};
+    case HABANERO_EVENT_FAILED:
+      return {events::Outcome::kFailed, "the subscriber reported a permanent failure"};
+    default:
+      return {events::Outcome::kRetry, strCat("habanero_on_event returned ", r.value)};
+  }
 }
 
 }  // namespace habanero::runtime

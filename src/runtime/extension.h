@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "habanero/dispatch.h"
+#include "events/outbox.h"
 #include "habanero/status.h"
 #include "runtime/engine.h"
 #include "runtime/host_calls.h"
@@ -48,6 +49,11 @@ class Extension {
   // Runs the request. `sub_path` is the request path below the mount.
   Response handle(const Request& request) const;
 
+  // Delivers an event to the module's habanero_on_event (design 0002), in a
+  // fresh instance with the same limits. A trap, deadline or unknown return
+  // value is a retry. Safe to call from any thread.
+  events::Delivery handleEvent(const events::Event& event) const;
+
   const std::string& name() const { return config_.name; }
   const std::string& mount() const { return config_.mount; }
   const Manifest& manifest() const { return manifest_; }
@@ -63,6 +69,14 @@ class Extension {
  private:
   Extension() = default;
 
+  // The outcome of calling one entry point () -> i32 in a fresh instance.
+  struct Run {
+    enum Kind { kReturned, kDeadline, kBusy, kFailed } kind;
+    int32_t value;      // when kReturned
+    std::string error;  // otherwise, for the log
+  };
+  Run run(HostState& st, std::string_view entry, uint32_t deadline_ms) const;
+
   Engine* engine_ = nullptr;
   const HostServices* services_ = nullptr;
   server::ExtensionConfig config_;
@@ -71,6 +85,7 @@ class Extension {
   FileStamp module_stamp_, manifest_stamp_;
   ModulePtr module_;
   InstancePrePtr pre_;
+  uint32_t granted_ = 0;  // capabilityBit() of every granted capability
 };
 
 using ExtensionPtr = std::shared_ptr<const Extension>;

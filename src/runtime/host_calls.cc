@@ -4,13 +4,22 @@
 #include <cctype>
 #include <array>
 #include <bit>
+#include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "auth/clients.h"
 #include "auth/sessions.h"
 #include "auth/users.h"
+#include "crypto/jwk.h"
+#include "events/outbox.h"
+#include "outbound/fetch.h"
+#include "outbound/mail.h"
+#include "outbound/sms.h"
+#include "outbound/turtle.h"
+#include "server/config.h"
 #include "habanero/strings.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
@@ -365,6 +374,29 @@ Result cryptoEqual(HostState&, const GuestMemory& mem, const Raw* a) {
   return crypto::constantTimeEqual(*x, *y) ? HABANERO_OK : HABANERO_MISMATCH;
 }
 
+Result cryptoJwsVerifyJwk(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto jws = mem.view(u32(a[0]), u32(a[1]));
+  auto jwk = mem.view(u32(a[2]), u32(a[3]));
+  if (!jws || !jwk || !outBufferValid(mem, u32(a[4]), u32(a[5]), u32(a[6]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  auto payload = crypto::verifyJwsWithJwk(*jws, *jwk);
+  if (!payload.ok()) {
+    return payload.status().code() == absl::StatusCode::kPermissionDenied
+               ? HABANERO_MISMATCH
+               : HABANERO_INVALID_ARGUMENT;
+  }
+  return writeOut(mem, u32(a[4]), u32(a[5]), u32(a[6]), *payload);
+}
+
+Result cryptoJwkThumbprint(HostState&, const GuestMemory& mem, const Raw* a) {
+  auto jwk = mem.view(u32(a[0]), u32(a[1]));
+  if (!jwk || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) return HABANERO_INVALID_MEMORY;
+  auto thumbprint = crypto::jwkThumbprint(*jwk);
+  if (!thumbprint.ok()) return HABANERO_INVALID_ARGUMENT;
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), *thumbprint);
+}
+
 // ---- capability "keys" -------------------------------------------------
 
 Result jwsSign(HostState& st, const GuestMemory& mem, const Raw* a) {
@@ -608,6 +640,253 @@ Result settingGet(HostState& st, const GuestMemory& mem, const Raw* a) {
   return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), it->second);
 }
 
+// ---- design 0002: users find / signup, events, mail, sms, fetch ---------
+
+// Scope of a host call's network wait: on exit, the time spent is added to
+// the request's I/O time and the epoch deadline is reset to what the guest
+// has left of its own budget (deadline_ms minus time not spent waiting).
+class NetworkWait {
+ public:
+  explicit NetworkWait(HostState& st) : st_(st), start_(std::chrono::steady_clock::now()) {}
+  ~NetworkWait() {
+    if (st_.context == nullptr || st_.deadline_ms == 0) return;
+    auto now = std::chrono::steady_clock::now();
+    st_.io_wait_ms +=
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - start_).count();
+    int64_t used = std::chrono::duration_cast<std::chrono::milliseconds>(now - st_.started)
+                       .count() - st_.io_wait_ms;
+    int64_t left = std::max<int64_t>(int64_t{st_.deadline_ms} - used, 1);
+    uint64_t tick = std::max<uint32_t>(st_.epoch_tick_ms, 1);
+    wasmtime_context_set_epoch_deadline(st_.context, (left + tick - 1) / tick + 1);
+  }
+  NetworkWait(const NetworkWait&) = delete;
+  NetworkWait& operator=(const NetworkWait&) = delete;
+
+ private:
+  HostState& st_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+using Json = nlohmann::json;
+
+Json parseJson(std::string_view text) { return Json::parse(text, nullptr, false); }
+
+// A string member of a JSON object, or nullopt (missing or not a string).
+std::optional<std::string> jsonString(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string dumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+Result userFind(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto value = mem.view(u32(a[1]), u32(a[2]));
+  if (!value || !outBufferValid(mem, u32(a[3]), u32(a[4]), u32(a[5]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->users == nullptr) return HABANERO_UNAVAILABLE;
+  absl::StatusOr<std::optional<auth::User>> user;
+  switch (a[0].i32) {
+    case HABANERO_USER_BY_EMAIL:
+      if (!auth::normalizeEmail(*value).ok()) return HABANERO_INVALID_ARGUMENT;
+      user = st.services->users->findByEmail(*value);
+      break;
+    case HABANERO_USER_BY_PHONE:
+      if (!auth::isE164(*value)) return HABANERO_INVALID_ARGUMENT;
+      user = st.services->users->findByPhone(*value);
+      break;
+    default:
+      return HABANERO_INVALID_ARGUMENT;
+  }
+  if (!user.ok()) {
+    logUnavailable(st, "user_find", user.status());
+    return HABANERO_UNAVAILABLE;
+  }
+  if (!user->has_value()) return HABANERO_NOT_FOUND;
+  return writeOut(mem, u32(a[3]), u32(a[4]), u32(a[5]), (*user)->subject);
+}
+
+Result userCreate(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto text = mem.view(u32(a[0]), u32(a[1]));
+  if (!text || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->users == nullptr) return HABANERO_UNAVAILABLE;
+  Json j = parseJson(*text);
+  if (!j.is_object()) return HABANERO_INVALID_ARGUMENT;
+  auth::NewUser u;
+  u.email = jsonString(j, "email").value_or("");
+  u.phone_number = jsonString(j, "phone_number").value_or("");
+  u.name = jsonString(j, "name").value_or("");
+  if (u.email.empty() == u.phone_number.empty()) return HABANERO_INVALID_ARGUMENT;  // exactly one
+  // The authenticator proved control of the identifier it signs up with.
+  u.email_verified = !u.email.empty();
+  u.phone_number_verified = !u.phone_number.empty();
+  auto added = st.services->users->add(u);
+  if (!added.ok()) {
+    switch (added.status().code()) {
+      case absl::StatusCode::kAlreadyExists: return HABANERO_DUPLICATE;
+      case absl::StatusCode::kInvalidArgument: return HABANERO_INVALID_ARGUMENT;
+      default:
+        logUnavailable(st, "user_create", added.status());
+        return HABANERO_UNAVAILABLE;
+    }
+  }
+  spdlog::info("[{}] signed up user {}", st.extension, added->subject);
+  return writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), added->subject);
+}
+
+Result eventPublish(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto topic = mem.view(u32(a[0]), u32(a[1]));
+  auto payload = mem.view(u32(a[2]), u32(a[3]));
+  if (!topic || !payload) return HABANERO_INVALID_MEMORY;
+  if (st.services->outbox == nullptr || st.config == nullptr) return HABANERO_UNAVAILABLE;
+  const std::vector<std::string>& granted = st.config->publish;
+  if (std::find(granted.begin(), granted.end(), *topic) == granted.end()) {
+    spdlog::warn("[{}] event_publish to '{}' refused: not in its publish grants", st.extension,
+                 logSafe(*topic));
+    return HABANERO_DENIED;
+  }
+  if (payload->size() > events::Outbox::kMaxPayloadBytes) return HABANERO_LIMIT_EXCEEDED;
+  absl::Status s = st.services->outbox->publish(st.extension, *topic, *payload);
+  if (!s.ok()) {
+    logUnavailable(st, "event_publish", s);
+    return HABANERO_UNAVAILABLE;
+  }
+  return HABANERO_OK;
+}
+
+Result eventGet(HostState& st, const GuestMemory& mem, const Raw* a) {
+  if (!outBufferValid(mem, u32(a[1]), u32(a[2]), u32(a[3]))) return HABANERO_INVALID_MEMORY;
+  if (st.event == nullptr) return HABANERO_NOT_FOUND;
+  std::string value;
+  switch (a[0].i32) {
+    case HABANERO_EVENT_TOPIC: value = st.event->topic; break;
+    case HABANERO_EVENT_PAYLOAD: value = st.event->payload; break;
+    case HABANERO_EVENT_ID: value = st.event->id; break;
+    case HABANERO_EVENT_ATTEMPT: value = std::to_string(st.event->attempts); break;
+    case HABANERO_EVENT_PUBLISHER: value = st.event->publisher; break;
+    default: return HABANERO_INVALID_ARGUMENT;
+  }
+  return writeOut(mem, u32(a[1]), u32(a[2]), u32(a[3]), value);
+}
+
+// Maps a sender's Status to the ABI's result (mail.h, sms.h).
+Result sendResult(HostState& st, std::string_view call, const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk: return HABANERO_OK;
+    case absl::StatusCode::kInvalidArgument:
+      spdlog::warn("[{}] {}: {}", st.extension, call, sv(s.message()));
+      return HABANERO_INVALID_ARGUMENT;
+    case absl::StatusCode::kFailedPrecondition:
+      spdlog::error("[{}] {}: refused for good: {}", st.extension, call, sv(s.message()));
+      return HABANERO_REJECTED;
+    default:
+      spdlog::warn("[{}] {}: {}", st.extension, call, sv(s.message()));
+      return HABANERO_UNAVAILABLE;
+  }
+}
+
+Result mailSend(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto text = mem.view(u32(a[0]), u32(a[1]));
+  if (!text) return HABANERO_INVALID_MEMORY;
+  if (st.services->mailer == nullptr) return HABANERO_UNAVAILABLE;
+  Json j = parseJson(*text);
+  if (!j.is_object()) return HABANERO_INVALID_ARGUMENT;
+  auto to = jsonString(j, "to");
+  auto subject = jsonString(j, "subject");
+  auto body = jsonString(j, "text");
+  if (!to || !subject || !body) return HABANERO_INVALID_ARGUMENT;
+  outbound::MailMessage m{*to, *subject, *body, jsonString(j, "html").value_or("")};
+  NetworkWait wait(st);
+  return sendResult(st, "mail_send", st.services->mailer->send(m));
+}
+
+Result smsSend(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto text = mem.view(u32(a[0]), u32(a[1]));
+  if (!text) return HABANERO_INVALID_MEMORY;
+  if (st.services->sms == nullptr) return HABANERO_UNAVAILABLE;
+  Json j = parseJson(*text);
+  if (!j.is_object()) return HABANERO_INVALID_ARGUMENT;
+  auto to = jsonString(j, "to");
+  auto body = jsonString(j, "text");
+  if (!to || !body || !outbound::isE164(*to) || body->empty()) return HABANERO_INVALID_ARGUMENT;
+  NetworkWait wait(st);
+  return sendResult(st, "sms_send", st.services->sms->send({*to, *body}));
+}
+
+// Performs the fetch a request JSON describes; the response JSON or a result.
+std::variant<std::string, Result> doFetch(HostState& st, std::string_view request_json) {
+  Json j = parseJson(request_json);
+  if (!j.is_object()) return HABANERO_INVALID_ARGUMENT;
+  auto url = jsonString(j, "url");
+  if (!url) return HABANERO_INVALID_ARGUMENT;
+  std::string parse = jsonString(j, "parse").value_or("");
+  if (!parse.empty() && parse != "turtle") return HABANERO_INVALID_ARGUMENT;
+
+  outbound::FetchPolicy policy;
+  policy.allow_loopback = st.services->fetch_allow_loopback;
+  policy.timeout_ms = st.services->fetch_timeout_ms;
+  policy.max_bytes = st.services->fetch_max_bytes;
+  if (st.config != nullptr) policy.allowed_hosts = st.config->fetch_hosts;
+  NetworkWait wait(st);
+  auto response =
+      st.services->fetcher->fetch({*url, jsonString(j, "accept").value_or("")}, policy);
+  if (!response.ok()) {
+    spdlog::info("[{}] http_fetch {}: {}", st.extension, logSafe(*url),
+                 sv(response.status().message()));
+    switch (response.status().code()) {
+      case absl::StatusCode::kInvalidArgument: return HABANERO_INVALID_ARGUMENT;
+      case absl::StatusCode::kPermissionDenied: return HABANERO_DENIED;
+      case absl::StatusCode::kResourceExhausted: return HABANERO_LIMIT_EXCEEDED;
+      default: return HABANERO_UNAVAILABLE;
+    }
+  }
+  Json out = {{"status", response->status},
+              {"url", response->url},
+              {"content_type", response->content_type},
+              {"links", response->links}};
+  if (parse == "turtle") {
+    auto triples = outbound::parseTurtle(response->body, response->url);
+    if (!triples.ok()) {
+      spdlog::info("[{}] http_fetch {}: {}", st.extension, logSafe(*url),
+                   sv(triples.status().message()));
+      return HABANERO_INVALID_ARGUMENT;
+    }
+    Json list = Json::array();
+    for (const outbound::Triple& t : *triples) list.push_back({t.subject, t.predicate, t.object});
+    out["triples"] = std::move(list);
+  } else {
+    out["body"] = response->body;
+  }
+  return dumpJson(out);
+}
+
+Result httpFetch(HostState& st, const GuestMemory& mem, const Raw* a) {
+  auto request = mem.view(u32(a[0]), u32(a[1]));
+  if (!request || !outBufferValid(mem, u32(a[2]), u32(a[3]), u32(a[4]))) {
+    return HABANERO_INVALID_MEMORY;
+  }
+  if (st.services->fetcher == nullptr) return HABANERO_UNAVAILABLE;
+  std::string key(*request);
+  std::string answer;
+  if (auto held = st.held_fetches.find(key); held != st.held_fetches.end()) {
+    answer = std::move(held->second);
+    st.held_fetches.erase(held);
+  } else {
+    auto fetched = doFetch(st, *request);
+    if (auto* r = std::get_if<Result>(&fetched)) return *r;
+    answer = std::move(std::get<std::string>(fetched));
+  }
+  Result r = writeOut(mem, u32(a[2]), u32(a[3]), u32(a[4]), answer);
+  if (r == HABANERO_BUFFER_TOO_SMALL) {
+    st.held_fetches.clear();  // at most one held answer per request
+    st.held_fetches.emplace(std::move(key), std::move(answer));
+  }
+  return r;
+}
+
 // ---- the table ---------------------------------------------------------
 
 using Impl = Result (*)(HostState&, const GuestMemory&, const Raw*);
@@ -618,7 +897,7 @@ struct HostCall {
   Impl impl;
 };
 
-constexpr std::array<HostCall, 31> kHostCalls = {{
+constexpr std::array<HostCall, 40> kHostCalls = {{
     {"request_get", "iiii", requestGet},
     {"request_header", "iiiii", requestHeader},
     {"request_param", "iiiiii", requestParam},
@@ -635,6 +914,8 @@ constexpr std::array<HostCall, 31> kHostCalls = {{
     {"crypto_sha256", "iii", cryptoSha256},
     {"crypto_hmac_sha256", "iiiii", cryptoHmacSha256},
     {"crypto_equal", "iiii", cryptoEqual},
+    {"crypto_jws_verify_jwk", "iiiiiii", cryptoJwsVerifyJwk},
+    {"crypto_jwk_thumbprint", "iiiii", cryptoJwkThumbprint},
     {"jws_sign", "iiiiiii", jwsSign},
     {"jws_verify", "iiiii", jwsVerify},
     {"jwks_get", "iii", jwksGet},
@@ -650,13 +931,32 @@ constexpr std::array<HostCall, 31> kHostCalls = {{
     {"user_verify_password", "iiiiiii", userVerifyPassword},
     {"client_get", "iiiii", clientGet},
     {"client_authenticate", "iiii", clientAuthenticate},
+    {"user_find", "iiiiii", userFind},
+    {"user_create", "iiiii", userCreate},
+    {"event_publish", "iiii", eventPublish},
+    {"event_get", "iiii", eventGet},
+    {"mail_send", "ii", mailSend},
+    {"sms_send", "ii", smsSend},
+    {"http_fetch", "iiiii", httpFetch},
 }};
 
+// Each host call checks, before anything else, that its capability is
+// granted to the calling extension: the load-time import check covers
+// required capabilities; this covers optional ones (and is a second line).
+struct Bound {
+  Impl impl;
+  uint32_t capability_bit;
+};
+
 wasm_trap_t* trampoline(void* env, wasmtime_caller_t* caller, Raw* args, size_t) {
-  auto impl = reinterpret_cast<Impl>(env);
+  const auto* bound = static_cast<const Bound*>(env);
   HostState& st = stateOf(caller);
+  if ((st.granted & bound->capability_bit) == 0) {
+    args[0].i32 = HABANERO_DENIED;
+    return nullptr;
+  }
   GuestMemory mem = memoryOf(caller, st);
-  Result r = impl(st, mem, args);
+  Result r = bound->impl(st, mem, args);
   args[0].i32 = r;
   return nullptr;
 }
@@ -714,10 +1014,20 @@ absl::Status defineHostCalls(wasmtime_linker_t* linker) {
     if (!capabilityOf(call.name)) {
       return absl::InternalError(strCat("host call ", call.name, " is in no capability"));
     }
+    // One Bound per call, made once (thread-safe static init), living forever.
+    static const std::array<Bound, kHostCalls.size()> kBound = [] {
+      std::array<Bound, kHostCalls.size()> b{};
+      for (size_t i = 0; i < kHostCalls.size(); ++i) {
+        std::optional<std::string_view> cap = capabilityOf(kHostCalls[i].name);
+        b[i] = {kHostCalls[i].impl, cap ? capabilityBit(*cap) : 0};
+      }
+      return b;
+    }();
+    const Bound& b = kBound[static_cast<size_t>(&call - kHostCalls.data())];
     wasm_functype_t* ty = functype(call.params);
     ErrorPtr err(wasmtime_linker_define_func_unchecked(
         linker, kHostModule.data(), kHostModule.size(), call.name.data(), call.name.size(), ty,
-        trampoline, reinterpret_cast<void*>(call.impl), nullptr));
+        trampoline, const_cast<Bound*>(&b), nullptr));
     wasm_functype_delete(ty);
     if (err) {
       return absl::InternalError(

@@ -7,6 +7,7 @@
 // store of one request.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -28,6 +29,18 @@ class Clients;
 class Sessions;
 class Users;
 }  // namespace habanero::auth
+namespace habanero::events {
+class Outbox;
+struct Event;
+}  // namespace habanero::events
+namespace habanero::outbound {
+class Mailer;
+class SmsSender;
+class Fetcher;
+}  // namespace habanero::outbound
+namespace habanero::server {
+struct ExtensionConfig;
+}  // namespace habanero::server
 
 namespace habanero::runtime {
 
@@ -39,18 +52,38 @@ struct HostServices {
   const Signer* signer = nullptr;   // required for "keys"
   const Clock* clock = &SystemClock::instance();
   auth::Sessions* sessions = nullptr;      // required for "sessions" and "login"
-  const auth::Users* users = nullptr;      // required for "users" and "login"
+  auth::Users* users = nullptr;            // required for "users", "login" and "signup"
   const auth::Clients* clients = nullptr;  // required for "clients"
+  // Design 0002.
+  events::Outbox* outbox = nullptr;        // required for "events"
+  outbound::Mailer* mailer = nullptr;      // required for "mail" (only when [mail] is set)
+  outbound::SmsSender* sms = nullptr;      // required for "sms" (only when [sms] is set)
+  outbound::Fetcher* fetcher = nullptr;    // required for "fetch"
+  bool fetch_allow_loopback = false;       // [outbound] allow_loopback
+  uint32_t fetch_timeout_ms = 5000;
+  uint64_t fetch_max_bytes = 1 << 20;
 };
 
 // Per-request state: the store's data. Single-threaded (one request runs on
 // one thread from start to end).
 struct HostState {
   std::string_view extension;                             // KV namespace, log tag
+  uint32_t granted = 0;  // capabilityBit()s the operator granted; other calls answer DENIED
   const std::map<std::string, std::string>* settings = nullptr;
+  const server::ExtensionConfig* config = nullptr;  // grants: publish topics, fetch hosts
   const HostServices* services = nullptr;
-  const Request* request = nullptr;
+  const Request* request = nullptr;   // an empty request inside habanero_on_event
+  const events::Event* event = nullptr;  // set only inside habanero_on_event
   std::string_view mount;
+
+  // The epoch deadline (design 0002): time a host call spends waiting on the
+  // network (http_fetch, mail_send, sms_send) is not charged to the guest —
+  // after such a call the deadline is moved out by the time it took.
+  wasmtime_context_t* context = nullptr;
+  std::chrono::steady_clock::time_point started{};
+  uint32_t deadline_ms = 0;
+  uint32_t epoch_tick_ms = 1;
+  int64_t io_wait_ms = 0;
 
   Response response;
   size_t response_bytes = 0;  // body + headers, against limits::kMaxResponseBytes
@@ -66,6 +99,9 @@ struct HostState {
   // Values kv_take removed from storage that did not fit the guest's buffer,
   // by key, until the guest calls again with a larger one.
   std::map<std::string, std::string> held_takes;
+  // The last http_fetch answer that did not fit the guest's buffer, by the
+  // request JSON, so the retry with a larger buffer does not fetch again.
+  std::map<std::string, std::string> held_fetches;
 };
 
 // A guest's stdout (stream 0) or stderr (1), logged line by line and tagged

@@ -107,6 +107,21 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
       if (m.kind != "authenticator" && m.kind != "protocol" && !m.kind.empty()) {
         return fail(origin, node, key, "expected \"authenticator\", \"protocol\" or \"\"");
       }
+    } else if (key == "optional_capabilities") {
+      RETURN_IF_ERROR(readStrings(origin, node, key, m.optional_capabilities));
+      for (const std::string& c : m.optional_capabilities) {
+        if (!isKnownCapability(c)) {
+          return fail(origin, node, key, strCat("unknown capability '", c, "'"));
+        }
+      }
+    } else if (key == "subscribes") {
+      RETURN_IF_ERROR(readStrings(origin, node, key, m.subscribes));
+      for (const std::string& t : m.subscribes) {
+        if (!isValidTopic(t)) {
+          return fail(origin, node, key,
+                      strCat("'", t, "' is not a topic name ([a-z0-9_.-]+, at most 128)"));
+        }
+      }
     } else if (key == "display_name") {
       RETURN_IF_ERROR(readString(origin, node, key, m.display_name));
       bool printable = std::none_of(m.display_name.begin(), m.display_name.end(), [](char c) {
@@ -124,6 +139,11 @@ absl::StatusOr<Manifest> parseManifest(std::string_view text, std::string_view o
   if (!have_abi) return absl::InvalidArgumentError(strCat(origin, ": abi: missing"));
   if (!have_caps) {
     return absl::InvalidArgumentError(strCat(origin, ": capabilities: missing"));
+  }
+  if (!m.subscribes.empty() &&
+      std::find(m.capabilities.begin(), m.capabilities.end(), "events") == m.capabilities.end()) {
+    return absl::InvalidArgumentError(
+        strCat(origin, ": subscribes: needs the \"events\" capability in capabilities"));
   }
   if (m.routes.empty()) m.routes.push_back("/*");
   return m;

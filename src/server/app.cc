@@ -13,6 +13,10 @@
 #include "auth/users.h"
 #include "habanero/strings.h"
 #include "crypto/key_store.h"
+#include "events/outbox.h"
+#include "outbound/fetch.h"
+#include "outbound/mail.h"
+#include "outbound/sms.h"
 #include "habanero/clock.h"
 #include "http/server.h"
 #include "runtime/engine.h"
@@ -34,6 +38,11 @@ struct App::Parts {
   std::unique_ptr<auth::Users> users;
   std::unique_ptr<auth::Clients> clients;
   std::unique_ptr<auth::Sessions> sessions;
+  outbound::MailerPtr mailer;        // null without [mail] url
+  outbound::SmsSenderPtr sms;        // null without [sms] url
+  std::unique_ptr<outbound::Fetcher> fetcher;
+  std::unique_ptr<events::Outbox> outbox;
+  std::unique_ptr<events::Subscribers> subscribers;  // the router's extensions
   runtime::HostServices services;
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
@@ -46,6 +55,7 @@ struct App::Parts {
     // The HTTP front goes first (no new requests), then the router (its
     // extensions hold modules of the engine), then the engine.
     http.reset();
+    if (outbox) outbox->stop();  // no delivery may outlive the router
     admin.reset();
     pages.reset();
     router.reset();
@@ -123,6 +133,49 @@ absl::Status applyStaticClients(const Config& c, auth::Clients& clients) {
   return absl::OkStatus();
 }
 
+// Events go to the extensions of the router's current set whose manifests
+// subscribe to the topic (design 0002).
+class RouterSubscribers final : public events::Subscribers {
+ public:
+  explicit RouterSubscribers(const runtime::ExtensionRouter& router) : router_(router) {}
+
+  std::vector<std::string> subscribersOf(std::string_view topic) const override {
+    std::vector<std::string> names;
+    for (const runtime::LoadedExtension& e : router_.snapshot()->entries) {
+      if (!e.extension) continue;
+      const std::vector<std::string>& topics = e.extension->manifest().subscribes;
+      if (std::find(topics.begin(), topics.end(), topic) != topics.end()) {
+        names.push_back(e.config.name);
+      }
+    }
+    return names;
+  }
+
+  std::optional<events::Delivery> deliver(const events::Event& event) const override {
+    // Holding the snapshot keeps the extension alive through a reload.
+    std::shared_ptr<const runtime::ExtensionSet> set = router_.snapshot();
+    for (const runtime::LoadedExtension& e : set->entries) {
+      if (e.extension && e.config.name == event.subscriber) {
+        return e.extension->handleEvent(event);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const runtime::ExtensionRouter& router_;
+};
+
+events::OutboxOptions outboxOptions(const Config& c) {
+  events::OutboxOptions o;
+  o.poll_ms = c.events.poll_ms;
+  o.retry_base_ms = c.events.retry_base_ms;
+  o.retry_max_ms = c.events.retry_max_ms;
+  o.max_attempts = c.events.max_attempts;
+  o.failed_ttl_s = c.events.failed_ttl_s;
+  return o;
+}
+
 }  // namespace
 
 std::string pidFilePath(const Config& config) {
@@ -178,6 +231,33 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->services.users = parts->users.get();
   parts->services.clients = parts->clients.get();
   parts->services.sessions = parts->sessions.get();
+  if (!c.mail.url.empty()) {
+    outbound::SmtpConfig smtp;
+    smtp.url = c.mail.url;
+    smtp.from = c.mail.from;
+    smtp.ca_file = c.mail.ca_file;
+    ASSIGN_OR_RETURN(parts->mailer, outbound::SmtpMailer::create(smtp));
+  }
+  if (!c.sms.url.empty()) {
+    outbound::SmsConfig sms;
+    sms.url = c.sms.url;
+    sms.from = c.sms.from;
+    sms.ca_file = c.sms.ca_file;
+    ASSIGN_OR_RETURN(parts->sms, outbound::createSmsSender(sms));
+  }
+  parts->fetcher = std::make_unique<outbound::Fetcher>(clock);
+  parts->outbox = std::make_unique<events::Outbox>(*parts->storage, clock, outboxOptions(c));
+  parts->services.mailer = parts->mailer.get();
+  parts->services.sms = parts->sms.get();
+  parts->services.fetcher = parts->fetcher.get();
+  parts->services.fetch_allow_loopback = c.outbound.allow_loopback;
+  parts->services.fetch_timeout_ms = c.outbound.fetch_timeout_ms;
+  parts->services.fetch_max_bytes = c.outbound.fetch_max_bytes;
+  parts->services.outbox = parts->outbox.get();
+  if (c.outbound.allow_loopback) {
+    spdlog::warn("outbound.allow_loopback is on: extensions may fetch loopback addresses "
+                 "(development only)");
+  }
 
   runtime::EngineOptions eo;
   eo.epoch_tick_ms = c.runtime.epoch_tick_ms;
@@ -198,6 +278,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   spdlog::info("{} extension(s) loaded, {} failed; {} client(s) registered", report.loaded,
                report.failed, parts->clients->size());
   runtime::ExtensionRouter* router = parts->router.get();
+  parts->subscribers = std::make_unique<RouterSubscribers>(*router);
+  parts->outbox->setSubscribers(parts->subscribers.get());
   parts->pages = std::make_unique<NativePages>(*router, *parts->sessions, [router] {
     std::vector<LoginMethod> methods;
     for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
@@ -237,6 +319,8 @@ absl::Status App::start() {
     parts_->router->load(withIssuer(c.extensions, issuer()));
   }
   parts_->router->startWatching(c.runtime.watch_interval_ms);
+  // After the issuer is known: event handlers build links from it.
+  parts_->outbox->start();
 
   parts_->pid_file = pidFilePath(c);
   std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
@@ -259,6 +343,7 @@ void App::reload() {
 
 void App::stop() {
   if (parts_->http) parts_->http->stop();
+  if (parts_->outbox) parts_->outbox->stop();
 }
 
 uint16_t App::port() const { return parts_->http ? parts_->http->port() : 0; }
@@ -275,5 +360,6 @@ auth::Users& App::users() { return *parts_->users; }
 auth::Clients& App::clients() { return *parts_->clients; }
 auth::Sessions& App::sessions() { return *parts_->sessions; }
 crypto::KeyStore& App::keys() { return *parts_->keys; }
+events::Outbox& App::outbox() { return *parts_->outbox; }
 
 }  // namespace habanero::server

@@ -34,6 +34,10 @@ class KeyStore;
 struct KeyStoreOptions;
 }  // namespace habanero::crypto
 
+namespace habanero::events {
+class Outbox;
+}  // namespace habanero::events
+
 namespace habanero::server {
 
 class App {
@@ -65,6 +69,7 @@ class App {
   auth::Clients& clients();
   auth::Sessions& sessions();
   crypto::KeyStore& keys();
+  events::Outbox& outbox();
 
  private:
   struct Parts;

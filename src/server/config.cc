@@ -63,11 +63,31 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(keys, retention_days),
     HABANERO_CONFIG_FIELD(admin, enabled),
     HABANERO_CONFIG_FIELD(admin, token),
+    HABANERO_CONFIG_FIELD(mail, url),
+    HABANERO_CONFIG_FIELD(mail, from),
+    HABANERO_CONFIG_FIELD(mail, ca_file),
+    HABANERO_CONFIG_FIELD(sms, url),
+    HABANERO_CONFIG_FIELD(sms, from),
+    HABANERO_CONFIG_FIELD(sms, ca_file),
+    HABANERO_CONFIG_FIELD(outbound, allow_loopback),
+    HABANERO_CONFIG_FIELD(outbound, fetch_timeout_ms),
+    HABANERO_CONFIG_FIELD(outbound, fetch_max_bytes),
+    HABANERO_CONFIG_FIELD(events, poll_ms),
+    HABANERO_CONFIG_FIELD(events, retry_base_ms),
+    HABANERO_CONFIG_FIELD(events, retry_max_ms),
+    HABANERO_CONFIG_FIELD(events, max_attempts),
+    HABANERO_CONFIG_FIELD(events, failed_ttl_s),
 };
 
 #undef HABANERO_CONFIG_FIELD
 
-constexpr std::string_view kSections[] = {"server", "runtime", "store", "log", "keys", "admin"};
+constexpr std::string_view kSections[] = {"server", "runtime", "store", "log",      "keys",
+                                          "admin",  "mail",    "sms",   "outbound", "events"};
+// Other names operators know these keys by (the and common SMTP tooling's).
+constexpr std::pair<std::string_view, std::string_view> kEnvAliases[] = {
+    {"HABANERO_SMTP_URL", "HABANERO_MAIL_URL"},
+    {"HABANERO_SMTP_FROM", "HABANERO_MAIL_FROM"},
+};
 constexpr std::string_view kKeyAlgs[] = {"ES256", "RS256", "EdDSA"};
 // The admin API's bearer token must not be guessable.
 constexpr size_t kMinAdminTokenBytes = 16;
@@ -284,6 +304,10 @@ absl::StatusOr<ExtensionConfig> parseExtension(const toml::table& table, size_t 
       problem = assignFromToml(&ext.deadline_ms, node);
     } else if (k == "settings") {
       RETURN_IF_ERROR(parseSettings(node, path, dotted, ext.settings));
+    } else if (k == "publish") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, ext.publish));
+    } else if (k == "fetch_hosts") {
+      RETURN_IF_ERROR(parseStringArray(node, path, dotted, ext.fetch_hosts));
     } else {
       return fileError(key.source(), path, dotted, "unknown key");
     }
@@ -435,6 +459,9 @@ absl::Status applyEnvironment(const char* const* env, Config& config) {
     if (eq == std::string_view::npos) continue;
     std::string_view name = entry.substr(0, eq);
     std::string_view value = entry.substr(eq + 1);
+    for (auto [alias, canonical] : kEnvAliases) {
+      if (name == alias) name = canonical;
+    }
     // Only the configuration sections are ours; other HABANERO_* variables
     // (build and tooling settings) are left alone.
     std::string_view section;
@@ -532,8 +559,8 @@ Config defaultConfig() {
   oauth2.name = "oauth2";
   oauth2.module = "oauth2.wasm";
   oauth2.mount = "/";
-  oauth2.grants = {"http", "log",      "kv",       "crypto", "keys",
-                   "clock", "settings", "sessions", "users",  "clients"};
+  oauth2.grants = {"http",     "log",      "kv",    "crypto",  "keys", "clock",
+                   "settings", "sessions", "users", "clients", "fetch"};
   config.extensions.push_back(std::move(oauth2));
 
   ExtensionConfig password;
@@ -620,6 +647,29 @@ absl::Status validateConfig(const Config& config) {
              absl::StrCat("must be at least ", kMinAdminTokenBytes,
                           " characters when admin.enabled is true (e.g. openssl rand -hex 32)"));
   }
+  if (!config.mail.url.empty()) {
+    std::string_view url = config.mail.url;
+    if (!url.starts_with("smtp://") && !url.starts_with("smtps://")) {
+      complain("mail.url", "must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)");
+    }
+    if (config.mail.from.empty()) complain("mail.from", "must be set when mail.url is set");
+  }
+  if (!config.sms.url.empty()) {
+    std::string_view url = config.sms.url;
+    if (!url.starts_with("kannel://") && !url.starts_with("twilio+https://") &&
+        !url.starts_with("twilio+http://")) {
+      complain("sms.url", "must start with kannel:// or twilio+https://");
+    }
+  }
+  if (config.outbound.fetch_timeout_ms == 0) complain("outbound.fetch_timeout_ms", "must be > 0");
+  if (config.outbound.fetch_max_bytes == 0) complain("outbound.fetch_max_bytes", "must be > 0");
+  if (config.events.poll_ms == 0) complain("events.poll_ms", "must be > 0");
+  if (config.events.retry_base_ms == 0) complain("events.retry_base_ms", "must be > 0");
+  if (config.events.retry_max_ms < config.events.retry_base_ms) {
+    complain("events.retry_max_ms", "must be at least events.retry_base_ms");
+  }
+  if (config.events.max_attempts == 0) complain("events.max_attempts", "must be > 0");
+
   std::set<std::string> client_ids;
   for (size_t i = 0; i < config.clients.size(); ++i) {
     const StaticClientConfig& client = config.clients[i];
@@ -661,6 +711,17 @@ absl::Status validateConfig(const Config& config) {
     }
     if (ext.memory_bytes == 0 || ext.memory_bytes > (kMaxMemoryMb << 20)) {
       complain(key + ".memory_mb", "must be between 1 and 4096");
+    }
+    for (const std::string& topic : ext.publish) {
+      if (!runtime::isValidTopic(topic)) {
+        complain(key + ".publish",
+                 absl::StrCat("\"", topic, "\" is not a topic name ([a-z0-9_.-]+, at most 128)"));
+      }
+    }
+    for (const std::string& host : ext.fetch_hosts) {
+      if (host.empty() || host.find_first_of("/:@ ") != std::string::npos) {
+        complain(key + ".fetch_hosts", absl::StrCat("\"", host, "\" is not a host name"));
+      }
     }
     if (ext.table_elements == 0) complain(key + ".table_elements", "must be > 0");
     if (ext.deadline_ms == 0) complain(key + ".deadline_ms", "must be > 0");

@@ -1,9 +1,10 @@
 // Habanero's configuration: embedded defaults, then a TOML file, then
 // HABANERO_<SECTION>_<KEY> environment variables, then command-line flags.
 //
-// Every scalar key of [server], [runtime], [store], [log], [keys] and [admin]
-// can be set from the environment, e.g. HABANERO_SERVER_LISTEN=0.0.0.0:9000 or
-// HABANERO_KEYS_ALG=EdDSA. Errors name the key and, for the file,
+// Every scalar key of [server], [runtime], [store], [log], [keys], [admin],
+// [mail], [sms], [outbound] and [events] can be set from the environment, e.g.
+// HABANERO_SERVER_LISTEN=0.0.0.0:9000 or HABANERO_KEYS_ALG=EdDSA;
+// HABANERO_SMTP_URL and HABANERO_SMTP_FROM are aliases of HABANERO_MAIL_URL/_FROM. Errors name the key and, for the file,
 // its path and line: "habanero.toml:12:1: server.threads: expected an integer".
 //
 //   ASSIGN_OR_RETURN(Config cfg, loadConfig("habanero.toml", environ));
@@ -31,6 +32,8 @@ struct ExtensionConfig {
   uint32_t table_elements = limits::kTableElements;
   uint32_t deadline_ms = limits::kDeadlineMs;
   std::map<std::string, std::string> settings;   // [extensions.settings], values as text
+  std::vector<std::string> publish;      // event topics it may publish to (capability "events")
+  std::vector<std::string> fetch_hosts;  // host allow-list for "fetch"; empty = any public host
 
   bool operator==(const ExtensionConfig&) const = default;
 };
@@ -98,6 +101,33 @@ struct Config {
     bool enabled = false;                   // the /admin/ HTTP API (src/server/admin_api.h)
     std::string token;                      // bearer token; required when enabled
   } admin;
+
+  // Outbound facilities (design 0002). Credentials live here only.
+  struct Mail {
+    std::string url;   // smtp://user:pass@host:587 (STARTTLS) or smtps://…:465; "" = no mail
+    std::string from;  // "Habanero <login@example.com>"; required with url
+    std::string ca_file;  // PEM CAs to trust for the server's certificate; "" = the system's
+  } mail;
+
+  struct Sms {
+    std::string url;   // kannel://user:pass@host:13013 or twilio+https://SID:TOKEN@host; "" = none
+    std::string from;  // sender id or number
+    std::string ca_file;  // PEM CAs for a twilio+https gateway; "" = the system's
+  } sms;
+
+  struct Outbound {
+    bool allow_loopback = false;            // development only: let "fetch" reach 127.0.0.1
+    uint32_t fetch_timeout_ms = 5000;
+    uint64_t fetch_max_bytes = 1 << 20;
+  } outbound;
+
+  struct Events {
+    uint32_t poll_ms = 1000;                // the dispatcher also wakes on every publish
+    uint32_t retry_base_ms = 2000;          // first retry delay; doubles per attempt (+ jitter)
+    uint32_t retry_max_ms = 300000;
+    uint32_t max_attempts = 12;             // then the record is marked failed
+    uint32_t failed_ttl_s = 7 * 24 * 3600;  // failed records stay visible this long
+  } events;
 
   std::vector<StaticClientConfig> clients;  // [[clients]]; none by default
 

@@ -1,9 +1,11 @@
-"""Runs one interop suite against a fresh Habanero:  run.py node|go|authlib|negative|password
+"""Runs one interop suite against a fresh Habanero:
+    run.py node|go|authlib|negative|password|indieauth|dpop|solid
 
 node and go: starts the server, registers a confidential client, a public client and a user
 with the CLI, runs the suite's own test runner (node --test / go test) with them in the
-environment, and stops the server. authlib, negative and password are unittest modules that
-start their own servers. Run through tests/interop/run.sh, which installs the clients first.
+environment, and stops the server. authlib, negative, password, indieauth (IndieAuth with the
+PyPI indieweb-utils client, in its own venv), dpop (DPoP / WebID / client documents) and solid
+(Community Solid Server + Inrupt's client) are unittest modules that start their own servers. Run through tests/interop/run.sh, which installs the clients first.
 """
 import os
 import shutil
@@ -97,7 +99,7 @@ def main():
         return run_node()
     if suite == "go":
         return run_go()
-    if suite in ("authlib", "negative", "password"):
+    if suite in ("authlib", "negative", "password", "indieauth", "dpop", "solid"):
         return run_unittest(suite + "_test")
     sys.exit("unknown suite %r\n%s" % (suite, __doc__))
 

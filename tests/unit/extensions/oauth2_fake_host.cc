@@ -175,6 +175,20 @@ habanero_result_t habanero_jws_sign(const uint8_t* h, uint32_t hl, const uint8_t
   std::string input = base64urlEncode(header) + "." + base64urlEncode(s(p, pl));
   return out(input + "." + base64urlEncode(hmacSign(input)), o, cap, len);
 }
+// Design 0002 calls the oauth2 extension imports; this test's flows use no
+// DPoP proofs, WebIDs or client documents (tests/interop/dpop_test.py does).
+habanero_result_t habanero_crypto_jws_verify_jwk(const uint8_t*, uint32_t, const uint8_t*, uint32_t,
+                                                 uint8_t*, uint32_t, uint32_t*) {
+  return HABANERO_MISMATCH;
+}
+habanero_result_t habanero_crypto_jwk_thumbprint(const uint8_t*, uint32_t, uint8_t*, uint32_t,
+                                                 uint32_t*) {
+  return HABANERO_INVALID_ARGUMENT;
+}
+habanero_result_t habanero_http_fetch(const uint8_t*, uint32_t, uint8_t*, uint32_t, uint32_t*) {
+  return HABANERO_DENIED;
+}
+
 habanero_result_t habanero_jws_verify(const uint8_t* j, uint32_t jl, uint8_t* o, uint32_t cap, uint32_t* len) {
   std::string jws = s(j, jl);
   size_t a = jws.find('.'), b = jws.rfind('.');
