@@ -569,6 +569,15 @@ Config defaultConfig() {
   password.mount = "/login/password";
   password.grants = {"http", "log", "kv", "crypto", "clock", "login", "users", "settings"};
   config.extensions.push_back(std::move(password));
+
+  // The IndieAuth server (design 0002), with its own issuer <issuer>/indieauth.
+  ExtensionConfig indieauth;
+  indieauth.name = "indieauth";
+  indieauth.module = "indieauth.wasm";
+  indieauth.mount = "/indieauth";
+  indieauth.grants = {"http",     "log",      "kv",    "crypto",  "clock",
+                      "settings", "sessions", "users", "clients", "fetch"};
+  config.extensions.push_back(std::move(indieauth));
   return config;
 }
 

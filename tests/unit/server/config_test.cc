@@ -91,7 +91,13 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_FALSE(c.admin.enabled);
   EXPECT_EQ(c.admin.token, "");
   EXPECT_TRUE(c.clients.empty());
-  ASSERT_EQ(c.extensions.size(), 3u);  // hello, oauth2 at "/", password
+  ASSERT_EQ(c.extensions.size(), 4u);  // hello, oauth2 at "/", password, indieauth
+  EXPECT_EQ(c.extensions[3].name, "indieauth");
+  EXPECT_EQ(c.extensions[3].mount, "/indieauth");
+  EXPECT_EQ(c.mail.url, "");
+  EXPECT_EQ(c.sms.url, "");
+  EXPECT_FALSE(c.outbound.allow_loopback);
+  EXPECT_EQ(c.events.max_attempts, 12u);
   EXPECT_EQ(c.extensions[1].name, "oauth2");
   EXPECT_EQ(c.extensions[1].mount, "/");
   EXPECT_EQ(c.extensions[2].name, "password");
@@ -327,6 +333,58 @@ TEST_F(ConfigTest, ExtensionErrors) {
 
   message = loadError("[extensions]\nname = \"a\"\n");
   EXPECT_NE(message.find("extensions: expected an array of tables"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, OutboundSectionsAndTheirEnvironmentAliases) {
+  std::string path = writeFile(R"(
+[mail]
+url = "smtps://u:p@mail.example:465"
+from = "Example <login@example.com>"
+[sms]
+url = "kannel://u:p@127.0.0.1:13013"
+[outbound]
+allow_loopback = true
+[events]
+retry_base_ms = 100
+retry_max_ms = 1000
+[[extensions]]
+name = "m"
+module = "m.wasm"
+mount = "/m"
+publish = ["m.deliver"]
+fetch_hosts = ["example.com"]
+)");
+  const char* env[] = {"HABANERO_SMTP_URL=smtp://other:587", "HABANERO_SMTP_FROM=x@example.com",
+                       "HABANERO_SMS_FROM=Example", nullptr};
+  auto c = loadConfig(path, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->mail.url, "smtp://other:587");  // the alias overrides the file
+  EXPECT_EQ(c->mail.from, "x@example.com");
+  EXPECT_EQ(c->sms.url, "kannel://u:p@127.0.0.1:13013");
+  EXPECT_EQ(c->sms.from, "Example");
+  EXPECT_TRUE(c->outbound.allow_loopback);
+  EXPECT_EQ(c->events.retry_base_ms, 100u);
+  ASSERT_EQ(c->extensions.size(), 1u);
+  EXPECT_EQ(c->extensions[0].publish, std::vector<std::string>{"m.deliver"});
+  EXPECT_EQ(c->extensions[0].fetch_hosts, std::vector<std::string>{"example.com"});
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+}
+
+TEST_F(ConfigTest, OutboundRulesAreChecked) {
+  Config c = defaultConfig();
+  c.mail.url = "http://mail.example";
+  c.sms.url = "sms://x";
+  c.events.retry_max_ms = 1;
+  c.extensions[0].publish = {"Bad Topic"};
+  c.extensions[0].fetch_hosts = {"http://example.com/"};
+  std::string message(validateConfig(c).message());
+  EXPECT_NE(message.find("mail.url: must start with smtp://"), std::string::npos) << message;
+  EXPECT_NE(message.find("mail.from: must be set when mail.url is set"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("sms.url: must start with kannel://"), std::string::npos) << message;
+  EXPECT_NE(message.find("events.retry_max_ms"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"Bad Topic\" is not a topic name"), std::string::npos) << message;
+  EXPECT_NE(message.find("is not a host name"), std::string::npos) << message;
 }
 
 TEST_F(ConfigTest, ParsesKeysAndAdmin) {
