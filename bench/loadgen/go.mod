@@ -1,0 +1,3 @@
+module habanero/bench/loadgen
+
+go 1.19
