@@ -111,8 +111,9 @@ TEST_F(OutboxTest, PublishedEventSurvivesReopenAndIsDeliveredOnce) {
   EXPECT_EQ((*pending)[0].state, "pending");
 
   EXPECT_EQ(runOnce(), 1u);
-  ASSERT_EQ(subs_.delivered().size(), 1u);
-  const Event& e = subs_.delivered()[0];
+  std::vector<Event> delivered = subs_.delivered();
+  ASSERT_EQ(delivered.size(), 1u);
+  const Event& e = delivered[0];
   EXPECT_EQ(e.payload, R"({"to":"a@b"})");
   EXPECT_EQ(e.publisher, "magic-email");
   EXPECT_EQ(e.topic, "mail.deliver");

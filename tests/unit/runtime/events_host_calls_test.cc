@@ -149,7 +149,7 @@ TEST_F(EventsHostCallTest, SignupWhenGrantedCreatesAVerifiedPasswordlessUser) {
   ASSERT_EQ(j["result"], HABANERO_OK);
   auto user = users_->findByEmail("new@example.com");
   ASSERT_TRUE(user.ok() && user->has_value());
-  EXPECT_EQ((*user)->subject, j["sub"]);
+  EXPECT_EQ((*user)->subject, j["sub"].get<std::string>());
   EXPECT_TRUE((*user)->email_verified);
   EXPECT_FALSE((*user)->has_password);
   EXPECT_EQ(call("/signup", qp({{"email", "new@example.com"}}))["result"], HABANERO_DUPLICATE);
@@ -163,10 +163,10 @@ TEST_F(EventsHostCallTest, UserFindByEmailAndPhone) {
   loadProbe();
   Json by_email = call("/find", qp({{"kind", "email"}, {"value", " ANA@example.com "}}));
   EXPECT_EQ(by_email["result"], HABANERO_OK);
-  EXPECT_EQ(by_email["sub"], added->subject);
+  EXPECT_EQ(by_email["sub"].get<std::string>(), added->subject);
   Json by_phone = call("/find", qp({{"kind", "phone"}, {"value", "+14155550100"}}));
   EXPECT_EQ(by_phone["result"], HABANERO_OK);
-  EXPECT_EQ(by_phone["sub"], added->subject);
+  EXPECT_EQ(by_phone["sub"].get<std::string>(), added->subject);
   EXPECT_EQ(call("/find", qp({{"kind", "phone"}, {"value", "+14155550199"}}))["result"],
             HABANERO_NOT_FOUND);
   EXPECT_EQ(call("/find", qp({{"kind", "phone"}, {"value", "0415 555"}}))["result"],
