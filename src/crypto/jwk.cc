@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "crypto/json_depth.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/base64url.h"
 #include "crypto/hash.h"
@@ -21,6 +22,7 @@
 namespace habanero::crypto {
 namespace {
 
+using internal::jsonDepthAtMost;
 using Json = nlohmann::json;
 
 template <auto Free>
@@ -70,30 +72,6 @@ absl::Status invalid(std::string_view why) {
 absl::Status denied(std::string_view why) {
   ERR_clear_error();
   return absl::PermissionDeniedError(absl::StrCat("jws: ", std::string(why)));
-}
-
-bool jsonDepthAtMost(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 std::optional<Json> parseObject(std::string_view text) {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <utility>
 
+#include "crypto/json_depth.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/base64url.h"
 #include "crypto/hash.h"
@@ -23,6 +24,7 @@
 namespace habanero::crypto {
 namespace {
 
+using internal::jsonDepthAtMost;
 using Json = nlohmann::json;
 
 template <auto Free>
@@ -89,32 +91,6 @@ int64_t saturatingAdd(int64_t a, int64_t b) {
 
 std::string_view bytesView(const unsigned char* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
-}
-
-// True if arrays/objects in `text` nest at most `max_depth` deep. Bounds the
-// recursion of later JSON processing on hostile input.
-bool jsonDepthAtMost(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 // Parses `text` as a JSON object; InvalidArgument naming `what` otherwise.
