@@ -154,7 +154,7 @@ absl::StatusOr<size_t> Outbox::runOnce() {
       spdlog::error("outbox: record {} is unreadable; left in place", kv.key);
       continue;
     }
-    if (e->state != "pending" || e->next_attempt_ms > clock_.nowMs()) continue;
+    if (e->next_attempt_ms > clock_.nowMs()) continue;
     if (e->subscriber.empty()) {
       // Published when nobody subscribed: fan out to today's subscribers.
       std::vector<std::string> targets = subscribers->subscribersOf(e->topic);
@@ -214,8 +214,11 @@ absl::Status Outbox::deliverOne(const Event& event, std::string_view stored) {
     }
     spdlog::error("outbox: {} ({}) to {} failed for good: {}", event.id, event.topic,
                   event.subscriber, next.last_error);
-    return storage_.put(kNamespace, event.id, encodeEvent(next),
-                        static_cast<int64_t>(options_.failed_ttl_s) * 1000);
+    // Kept first, then removed: a crash in between leaves it in both places;
+    // the pending copy is leased, so it is retried once more at worst.
+    RETURN_IF_ERROR(storage_.put(kFailedNamespace, event.id, encodeEvent(next),
+                                 static_cast<int64_t>(options_.failed_ttl_s) * 1000));
+    return storage_.remove(kNamespace, event.id);
   }
   next.next_attempt_ms = clock_.nowMs() + backoffMs(leased.attempts);
   spdlog::warn("outbox: {} ({}) to {}: attempt {} did not finish ({}); retry in {} ms", event.id,
@@ -225,32 +228,44 @@ absl::Status Outbox::deliverOne(const Event& event, std::string_view stored) {
 }
 
 absl::StatusOr<std::vector<Event>> Outbox::list(size_t limit) const {
-  ASSIGN_OR_RETURN(std::vector<KeyValue> records, storage_.list(kNamespace, limit));
   std::vector<Event> out;
-  for (const KeyValue& kv : records) {
-    std::optional<Event> e = decodeEvent(kv.key, kv.value);
-    if (!e) {
-      Event corrupt;
-      corrupt.id = kv.key;
-      corrupt.state = "corrupt";
-      out.push_back(std::move(corrupt));
-      continue;
+  for (std::string_view ns : {kNamespace, kFailedNamespace}) {
+    ASSIGN_OR_RETURN(std::vector<KeyValue> records, storage_.list(ns, limit));
+    for (const KeyValue& kv : records) {
+      std::optional<Event> e = decodeEvent(kv.key, kv.value);
+      if (!e) {
+        Event corrupt;
+        corrupt.id = kv.key;
+        corrupt.state = "corrupt";
+        out.push_back(std::move(corrupt));
+        continue;
+      }
+      out.push_back(std::move(*e));
     }
-    out.push_back(std::move(*e));
   }
+  std::sort(out.begin(), out.end(), [](const Event& a, const Event& b) { return a.id < b.id; });
   return out;
 }
 
 absl::Status Outbox::retryNow(std::string_view id) {
-  ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.get(kNamespace, id));
+  // A failed record moves back to the pending namespace; a pending one is made due.
+  ASSIGN_OR_RETURN(std::optional<std::string> failed, storage_.take(kFailedNamespace, id));
+  std::optional<std::string> text = failed;
+  if (!text) {
+    ASSIGN_OR_RETURN(text, storage_.get(kNamespace, id));
+  }
   if (!text) return absl::NotFoundError(strCat("no outbox record ", id));
   std::optional<Event> e = decodeEvent(id, *text);
   if (!e) return absl::DataLossError(strCat("outbox record ", id, " is unreadable"));
   e->state = "pending";
   e->attempts = 0;
   e->next_attempt_ms = clock_.nowMs();
-  ASSIGN_OR_RETURN(bool ok, storage_.compareAndSet(kNamespace, id, *text, encodeEvent(*e), 0));
-  if (!ok) return absl::AbortedError(strCat("outbox record ", id, " changed; try again"));
+  if (failed) {
+    RETURN_IF_ERROR(storage_.put(kNamespace, id, encodeEvent(*e), 0));
+  } else {
+    ASSIGN_OR_RETURN(bool ok, storage_.compareAndSet(kNamespace, id, *text, encodeEvent(*e), 0));
+    if (!ok) return absl::AbortedError(strCat("outbox record ", id, " changed; try again"));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     kicked_ = true;

@@ -9,8 +9,9 @@
 //   Done    -> the record is deleted;
 //   Retry   -> attempts+1, next attempt after retry_base_ms * 2^(attempts-1)
 //              (capped at retry_max_ms, ±20% jitter);
-//   Failed  -> kept as "failed" for failed_ttl_s, with the reason, for
-//              `habanero outbox list`; so is a record that used max_attempts.
+//   Failed  -> moved to kFailedNamespace as "failed" for failed_ttl_s, with
+//              the reason, for `habanero outbox list`; so is a record that
+//              used max_attempts.
 //
 // A record is leased (by compare-and-set) before delivery, so two processes
 // sharing one database never deliver it at the same time; a lease that a
@@ -84,7 +85,10 @@ struct OutboxOptions {
 
 class Outbox {
  public:
-  static constexpr std::string_view kNamespace = "_host/outbox";
+  static constexpr std::string_view kNamespace = "_host/outbox";  // pending records
+  // Records that failed for good, kept apart so the dispatcher's scans (the
+  // oldest `batch` records of kNamespace) never fill up with them.
+  static constexpr std::string_view kFailedNamespace = "_host/outbox_failed";
   static constexpr size_t kMaxPayloadBytes = 64 * 1024;
 
   // `storage` and `clock` must outlive the Outbox.
@@ -111,7 +115,7 @@ class Outbox {
   // deliveries it attempted. For tests and the dispatcher.
   absl::StatusOr<size_t> runOnce();
 
-  // Up to `limit` records, oldest first, pending and failed.
+  // Up to `limit` pending and up to `limit` failed records, oldest first.
   absl::StatusOr<std::vector<Event>> list(size_t limit = limits::kMaxListRecords) const;
 
   // Makes a failed or waiting record due now with its attempts reset.

@@ -181,6 +181,21 @@ TEST_F(OutboxTest, PermanentFailureIsKeptForTheOperatorAndCanBeRetried) {
   EXPECT_EQ(outbox_->retryNow("no-such-id").code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(OutboxTest, ManyFailedRecordsDoNotHideNewEvents) {
+  // More failures than one dispatcher pass reads (batch 256): new events must still go out.
+  subs_.setOutcome("mailer", Outcome::kFailed);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "old").ok());
+  while (runOnce() > 0) {
+  }
+  subs_.setOutcome("mailer", Outcome::kDone);
+  ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "new").ok());
+  runOnce();
+  EXPECT_EQ(subs_.delivered().back().payload, "new");
+  auto r = outbox_->list(1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 300u);  // the failed ones, still listed for the operator
+}
+
 TEST_F(OutboxTest, FailedRecordsExpireAfterTheirTtl) {
   subs_.setOutcome("mailer", Outcome::kFailed);
   ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "x").ok());
