@@ -2,8 +2,6 @@
 over HTTP as a browser would: the form, escaping, generic failures, rate limits, the session
 cookie, CSRF binding, malformed posts."""
 import re
-import statistics
-import time
 import unittest
 import urllib.parse
 
@@ -144,23 +142,20 @@ class PasswordTest(hi.ServerTestCase):
         self.assertNotEqual(value2, value)
 
     def test_wrong_password_and_unknown_user_look_the_same(self):
+        # Same status and body. Equal work (one Argon2id verification either way) is
+        # asserted by counting in tests/unit/auth/users_test.cc, not by timing here: a
+        # wall-clock comparison is flaky on a loaded machine (it failed once under ASan).
         def attempt(email):
             a = Attempt(self.server)
-            start = time.monotonic()
             r = a.post(email, "wrong password")
-            elapsed = time.monotonic() - start
             body = r.text.replace(a.rt, "RT").replace(email, "EMAIL")
-            return r.status_code, body, elapsed
+            return r.status_code, body
 
         known = [attempt("timing@example.com") for _ in range(3)]
         unknown = [attempt("nobody-%d@example.com" % i) for i in range(3)]
-        self.assertEqual({s for s, _, _ in known + unknown}, {200})
-        self.assertEqual(len({b for _, b, _ in known + unknown}), 1, "bodies differ")
+        self.assertEqual({s for s, _ in known + unknown}, {200})
+        self.assertEqual(len({b for _, b in known + unknown}), 1, "bodies differ")
         self.assertIn(GENERIC, known[0][1])
-        k = statistics.median(t for _, _, t in known)
-        u = statistics.median(t for _, _, t in unknown)
-        self.assertLess(abs(k - u), max(0.5 * max(k, u), 0.05),
-                        "known %.3fs vs unknown %.3fs" % (k, u))
 
     def test_failures_per_email_are_rate_limited(self):
         for i in range(4):
