@@ -542,33 +542,41 @@ inline sdk::Result readLink(std::string_view t, LinkRecord& out) {
   return out.rt.empty() || out.sub.empty() ? sdk::Result::NotFound : sdk::Result::Ok;
 }
 
-inline void handleConfirmGet(const Channel& ch) {
-  std::string t;
-  if (sdk::queryParam("t", t) != sdk::Result::Ok) {
+// The link of token parameter `t` (read with result `got`), if it is unused and its
+// login attempt still belongs to this browser. Otherwise writes the page that says why
+// (used/expired, another browser, unavailable) and returns false. Uses nothing up.
+inline bool readLiveLink(sdk::Result got, const std::string& t, LinkRecord& link) {
+  if (got != sdk::Result::Ok) {
     usedLinkPage();
-    return;
+    return false;
   }
-  LinkRecord link;
   sdk::Result r = readLink(t, link);
   if (r == sdk::Result::NotFound) {
     usedLinkPage();
-    return;
+    return false;
   }
   if (r != sdk::Result::Ok) {
     unavailablePage();
-    return;
+    return false;
   }
   Json attempt;
   switch (lookUpAttempt(link.rt, attempt)) {
     case Attempt::Gone:
       otherBrowserPage();
-      return;
+      return false;
     case Attempt::Unavailable:
       unavailablePage();
-      return;
+      return false;
     case Attempt::Live:
       break;
   }
+  return true;
+}
+
+inline void handleConfirmGet(const Channel& ch) {
+  std::string t;
+  LinkRecord link;
+  if (!readLiveLink(sdk::queryParam("t", t), t, link)) return;
   std::string c;
   c += "<h1>Finish signing in</h1>\n";
   c += "<p id=\"message\">Continue as <strong>" + htmlEscape(link.addr) + "</strong>?</p>\n";
@@ -585,32 +593,10 @@ inline void handleConfirm(const Channel& ch) {
     return;
   }
   std::string t;
-  if (sdk::formParam("t", t) != sdk::Result::Ok) {
-    usedLinkPage();
-    return;
-  }
   LinkRecord link;
-  sdk::Result r = readLink(t, link);
-  if (r == sdk::Result::NotFound) {
-    usedLinkPage();
-    return;
-  }
-  if (r != sdk::Result::Ok) {
-    unavailablePage();
-    return;
-  }
-  // Checked before the take, so a post from another browser never uses the link up.
-  Json attempt;
-  switch (lookUpAttempt(link.rt, attempt)) {
-    case Attempt::Gone:
-      otherBrowserPage();
-      return;
-    case Attempt::Unavailable:
-      unavailablePage();
-      return;
-    case Attempt::Live:
-      break;
-  }
+  // The attempt is checked before the take, so a post from another browser never uses
+  // the link up.
+  if (!readLiveLink(sdk::formParam("t", t), t, link)) return;
   std::string taken;
   sdk::Result rt = sdk::kvTake(linkKey(t), taken);
   if (rt == sdk::Result::NotFound) {
