@@ -16,6 +16,8 @@ packages=(
   clang-22 lld-22 wasi-libc libc++-22-dev-wasm32 libc++abi-22-dev-wasm32 libclang-rt-22-dev-wasm32
   # tests (mail_test drives a real SMTP server: aiosmtpd)
   sqlite3 python3 python3-aiosmtpd openssl
+  # the PostgreSQL store: client library, and a server the tests start themselves
+  libpq-dev postgresql-15
 )
 for extra in "$@"; do
   case "$extra" in

@@ -1,7 +1,10 @@
 // One behaviour suite for every Storage backend (include/habanero/storage.h).
 // A backend joins by adding a factory to kBackends at the bottom.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <latch>
 #include <memory>
@@ -28,6 +32,8 @@
 #include "habanero/clock.h"
 #include "habanero/limits.h"
 #include "habanero/storage.h"
+#include "postgres_test_server.h"
+#include "store/postgres/postgres_storage.h"
 #include "store/sqlite/sqlite_storage.h"
 
 namespace habanero {
@@ -52,6 +58,8 @@ struct Backend {
   // called again with the same `dir`, it reopens the same data.
   std::function<absl::StatusOr<StoragePtr>(const std::filesystem::path& dir, const Clock& clock)>
       open;
+  // Releases what open() created outside `dir` (a PostgreSQL database); may be empty.
+  std::function<void(const std::filesystem::path& dir)> cleanup;
 };
 
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
@@ -68,6 +76,7 @@ class StorageConformanceTest : public ::testing::TestWithParam<Backend> {
 
   void TearDown() override {
     store_.reset();
+    if (GetParam().cleanup) GetParam().cleanup(dir_);
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
@@ -517,17 +526,199 @@ TEST(SqliteStorageTest, ParsesSynchronous) {
   EXPECT_EQ(store::parseSynchronous("off").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// ---- PostgreSQL specifics ---------------------------------------------------
+
+class PostgresStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { url_ = testing::createPostgresDatabase(); }
+  void TearDown() override { testing::dropPostgresDatabase(url_); }
+
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> open(std::string url,
+                                                               const Clock* clock = nullptr) {
+    store::PostgresOptions o;
+    o.url = std::move(url);
+    o.clock = clock;
+    o.connect_timeout_ms = 2000;
+    return store::PostgresStorage::open(o);
+  }
+
+  // url_ with its password replaced by `password`.
+  std::string withPassword(const std::string& password) const {
+    size_t colon = url_.find(':', url_.find("://") + 3);
+    size_t at = url_.find('@');
+    return url_.substr(0, colon + 1) + password + url_.substr(at);
+  }
+  std::string password() const {
+    size_t colon = url_.find(':', url_.find("://") + 3);
+    return url_.substr(colon + 1, url_.find('@') - colon - 1);
+  }
+
+  std::string url_;
+};
+
+TEST_F(PostgresStorageTest, MalformedUrlIsNamedAtOpen) {
+  for (std::string url : {"postgres://u:secret@host:notaport/db", "mysql://u@h/db",
+                          "postgres://u:secret@127.0.0.1:5432/db?nosuchparam=1"}) {
+    absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url);
+    ASSERT_FALSE(s.ok()) << url;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+    EXPECT_EQ(std::string(s.status().message()).find("secret"), std::string::npos)
+        << "the password must not appear: " << s.status();
+  }
+}
+
+TEST_F(PostgresStorageTest, WrongPasswordIsNamedWithoutRevealingIt) {
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(withPassword("wrong-pw-42"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnauthenticated) << s.status();
+  EXPECT_NE(std::string(s.status().message()).find("password authentication failed"),
+            std::string::npos)
+      << s.status();
+  EXPECT_EQ(std::string(s.status().message()).find("wrong-pw-42"), std::string::npos);
+}
+
+TEST_F(PostgresStorageTest, PasswordFromAFile) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "habanero-pw-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string file = tmpl + "/password";
+  { std::ofstream(file) << password() << "\n"; }
+  store::PostgresOptions o;
+  o.url = withPassword("not-this-one");
+  o.password_file = file;
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = store::PostgresStorage::open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ((*s)->put("ns", "k", "v", 0), absl::OkStatus());
+  o.password_file = tmpl + "/missing";
+  EXPECT_EQ(store::PostgresStorage::open(o).status().code(), absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST_F(PostgresStorageTest, UnreachableServerIsUnavailable) {
+  // A port nothing listens on (bound, never listening).
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string url = "postgres://u:pw@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/db";
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url);
+  close(fd);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable) << s.status();
+  EXPECT_NE(std::string(s.status().message()).find("127.0.0.1"), std::string::npos);
+}
+
+TEST_F(PostgresStorageTest, RedactsPasswords) {
+  EXPECT_EQ(store::redactUrl("postgres://u:s3cret@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require");
+  EXPECT_EQ(store::redactUrl("postgresql://h/db?user=u&password=s3cret&x=1"),
+            "postgresql://h/db?user=u&password=***&x=1");
+  EXPECT_EQ(store::redactUrl("postgres://u@h/db"), "postgres://u@h/db");
+}
+
+TEST_F(PostgresStorageTest, ConcurrentStartsMigrateOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
+      if (!s.ok()) {
+        ++failures;
+        ADD_FAILURE() << s.status();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(testing::postgresQuery(url_, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(store::PostgresStorage::latestSchemaVersion()));
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<std::vector<int>> again = (*s)->migrate();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->empty()) << "migrate is idempotent";
+  EXPECT_EQ((*s)->schemaVersion().value_or(-1), store::PostgresStorage::latestSchemaVersion());
+}
+
+TEST_F(PostgresStorageTest, RefusesANewerSchema) {
+  ASSERT_TRUE(open(url_).ok());
+  testing::postgresQuery(url_, "INSERT INTO schema_migrations (version, name) VALUES (9999, 'x')");
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+}
+
+TEST_F(PostgresStorageTest, ExpiresByTheDatabaseClockWithoutAnInjectedOne) {
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ((*s)->put("ns", "short", "v", 1), absl::OkStatus());
+  ASSERT_EQ((*s)->put("ns", "long", "v", 3'600'000), absl::OkStatus());
+  // Once the database's clock has passed the expiry (it never goes back), the row is gone.
+  testing::postgresQuery(url_, "SELECT pg_sleep(0.01)");
+  EXPECT_EQ((*s)->get("ns", "short").value_or("error"), std::nullopt);
+  EXPECT_EQ((*s)->get("ns", "long").value_or(std::nullopt), "v");
+  const std::string stored = testing::postgresQuery(
+      url_, "SELECT expires_at - (extract(epoch FROM now()) * 1000)::int8 FROM kv "
+            "WHERE key = 'long'::bytea");
+  EXPECT_GT(std::stoll(stored), 3'500'000) << "expiry is relative to the database's clock";
+}
+
+TEST_F(PostgresStorageTest, PurgeReclaimsExpiredRowsInBatches) {
+  ManualClock clock(1'700'000'000'000);
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_, &clock);
+  ASSERT_TRUE(s.ok()) << s.status();
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ((*s)->put("ns", "k" + std::to_string(i), "v", 10), absl::OkStatus());
+  }
+  ASSERT_EQ((*s)->put("ns", "kept", "v", 0), absl::OkStatus());
+  EXPECT_EQ((*s)->purgeExpired(10).value_or(99), 0u) << "nothing has expired yet";
+  clock.advance(10);
+  EXPECT_EQ((*s)->purgeExpired(10).value_or(0), 10u);
+  EXPECT_EQ((*s)->purgeExpired(100).value_or(0), 20u);
+  EXPECT_EQ(testing::postgresQuery(url_, "SELECT count(*) FROM kv"), "1");
+}
+
+TEST_F(PostgresStorageTest, RecoversAfterTheServerDropsItsConnections) {
+  absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ((*s)->put("ns", "k", "v", 0), absl::OkStatus());
+  // As a restart does: every connection of the storage is terminated.
+  const std::string db = url_.substr(url_.rfind('/') + 1);
+  testing::postgresQuery(testing::postgresAdminUrl(),
+                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE datname = '" + db + "' AND pid <> pg_backend_pid()");
+  // The first call on a dead connection may fail (Unavailable, never a crash
+  // or a hang); the storage then reconnects by itself.
+  absl::StatusOr<std::optional<std::string>> first = (*s)->get("ns", "k");
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable) << first.status();
+  }
+  absl::StatusOr<std::optional<std::string>> again = (*s)->get("ns", "k");
+  for (int i = 0; i < 20 && !again.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    again = (*s)->get("ns", "k");
+  }
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, "v");
+}
+
 const Backend kBackends[] = {
     {"sqlite",
      [](const std::filesystem::path& dir, const Clock& clock) {
        return store::SqliteStorage::open((dir / "habanero.db").string(), clock);
-     }},
+     },
+     nullptr},
     // synchronous=NORMAL must keep the same guarantees up to a process crash.
     {"sqlite_normal",
      [](const std::filesystem::path& dir, const Clock& clock) {
        return store::SqliteStorage::open((dir / "habanero.db").string(), clock,
                                          store::Synchronous::kNormal);
-     }},
+     },
+     nullptr},
+    // One database per test on the test server; expiry by the injected clock.
+    {"postgres", testing::openPostgresFor, testing::dropPostgresDatabaseFor},
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageConformanceTest, ::testing::ValuesIn(kBackends),
