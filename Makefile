@@ -1,6 +1,7 @@
 # Habanero's front door. Everything installs what it needs first (idempotent).
 #   make run     build and start on http://localhost:8080
 #   make test    build and run the whole test suite
+#   make edge    the Fastly Compute package (edge/bin/main.wasm, edge/pkg/; docs/edge.md)
 #   make bench   Google Benchmark + wrk figures + comparison with peers (docs/performance.md)
 #   make fuzz    libFuzzer targets (clang-22) in build-fuzz/
 #   make asan / make tsan   test suites under sanitizers
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 , := ,
 
-.PHONY: all setup wasmtime configure build run test bench fuzz asan tsan clean
+.PHONY: all setup wasmtime configure build run test edge bench fuzz asan tsan clean
 
 all: build
 
@@ -35,7 +36,11 @@ run: build
 	@$(BUILD)/src/cli/habanero serve --data-dir data
 
 test: build
+	@scripts/setup-edge.sh >/dev/null  # Viceroy for the edge tests (built once into the cache)
 	@scripts/test.sh $(BUILD)
+
+edge: build
+	@scripts/setup-edge.sh build $(BUILD)/wasm
 
 bench: setup
 	@scripts/setup.sh bench

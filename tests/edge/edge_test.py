@@ -1,0 +1,278 @@
+"""The edge host under Viceroy (issue 15): the unchanged extension modules on Fastly Compute.
+
+One data directory is prepared with the habanero CLI (a user, a confidential client "rp" and a
+public client "rp-public"), exported with `habanero edge export`, and served by Viceroy running
+the edge program that tests/edge/CMakeLists.txt built (HABANERO_EDGE_WASM). A native
+`habanero serve` on the same data directory and issuer checks that tokens issued at the edge
+are the server's. The openid-client suite of tests/interop/node runs against the edge as it
+runs against the server.
+
+Environment: HABANERO_BIN, HABANERO_WASM_OUT, HABANERO_EDGE_WASM, VICEROY, HABANERO_INTEROP_CACHE.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import requests
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+import habanero_interop as hi  # noqa: E402
+
+EDGE_WASM = os.environ.get("HABANERO_EDGE_WASM", "")
+VICEROY = os.environ.get("VICEROY", "")
+CACHE = os.environ.get("HABANERO_INTEROP_CACHE", "")
+
+
+def b64url_json(part):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+class Process:
+    """A child process whose output is collected by a thread."""
+
+    def __init__(self, args, ready=None):
+        self.lines = []
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, errors="replace")
+        self.ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                if ready and re.search(ready, line):
+                    self.ready.set()
+            self.ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def log(self, n=80):
+        return "".join(self.lines[-n:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_healthy(url, proc, what):
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.proc.poll() is None:
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("%s did not start:\n%s" % (what, proc.log()))
+
+
+class Edge:
+    """A data directory, its export, Viceroy serving the edge program, and a native server."""
+
+    def __init__(self):
+        for name in ("HABANERO_BIN", "HABANERO_WASM_OUT", "HABANERO_EDGE_WASM", "VICEROY"):
+            if not os.environ.get(name):
+                raise RuntimeError(name + " must be set (run through tests/edge/run.sh)")
+        self.tmp = tempfile.mkdtemp(prefix="habanero-edge-")
+        self.data = os.path.join(self.tmp, "data")
+        self.config = os.path.join(self.tmp, "habanero.toml")
+        self.stores = os.path.join(self.tmp, "stores")
+        self.edge = self.server = None
+        last = None
+        for _ in range(3):  # a free port can be taken between free_port() and bind
+            self.port, self.server_port = hi.free_port(), hi.free_port()
+            self.issuer = "http://127.0.0.1:%d" % self.port
+            self.server_url = "http://127.0.0.1:%d" % self.server_port
+            try:
+                self._prepare()
+                self._start_edge()
+                self._start_server()
+                return
+            except RuntimeError as e:
+                last = e
+                self.stop(keep_tmp=True)
+                if not re.search(r"in use|bind", str(e), re.I):
+                    break
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        raise last
+
+    def _prepare(self):
+        text = "[server]\n"
+        text += 'listen = "127.0.0.1:%d"\n' % self.server_port
+        text += "issuer = %s\n" % hi.toml_value(self.issuer)
+        text += "data_dir = %s\n" % hi.toml_value(self.data)
+        text += "shutdown_grace_ms = 2000\n"
+        text += "[runtime]\nextension_dir = %s\nwatch_interval_ms = 0\n" % hi.toml_value(hi.WASM)
+        for name, mount, settings in (("oauth2", "/", {}), ("password", "/login/password", {}),
+                                      ("hello", "/hello", {"greeting": "Hola"})):
+            text += "[[extensions]]\n"
+            text += 'name = "%s"\nmodule = "%s.wasm"\nmount = "%s"\n' % (name, name, mount)
+            text += "grants = %s\n" % hi.toml_value(hi.manifest_capabilities(name))
+            if settings:
+                text += "[extensions.settings]\n"
+                for k, v in settings.items():
+                    text += "%s = %s\n" % (k, hi.toml_value(v))
+        with open(self.config, "w") as f:
+            f.write(text)
+        if os.path.isdir(self.data):
+            return  # a retry with other ports: the records are there
+        self.cli("user", "add", "--email", hi.USER_EMAIL, "--password-stdin", "--name",
+                 hi.USER_NAME, input=hi.USER_PASSWORD + "\n")
+        out = self.cli("client", "add", "--id", "rp", "--redirect-uri", hi.REDIRECT_URI,
+                       "--grant-types", "authorization_code,refresh_token,client_credentials",
+                       "--scopes", "openid profile email offline_access", "--name", "Edge RP")
+        m = re.search(r"^\s*([A-Za-z0-9_\-]{40,})\s*$", out.stdout, re.M)
+        if not m:
+            raise AssertionError("no generated secret in `client add` output:\n" + out.stdout)
+        self.secret = m.group(1)
+        self.cli("client", "add", "--id", "rp-public", "--public", "--redirect-uri",
+                 hi.LOOPBACK_REDIRECT_URI, "--grant-types", "authorization_code,refresh_token",
+                 "--scopes", "openid profile email offline_access", "--name", "Edge app")
+
+    def cli(self, *args, input=None):
+        out = subprocess.run([hi.BIN, *args, "--config", self.config], input=input,
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise AssertionError("habanero %s failed (%d):\n%s%s" % (
+                " ".join(args), out.returncode, out.stdout, out.stderr))
+        return out
+
+    def _start_edge(self):
+        self.export = self.cli("edge", "export", "--out", self.stores)
+        self.edge = Process([VICEROY, "-C", os.path.join(self.stores, "fastly.toml"),
+                             "--addr", "127.0.0.1:%d" % self.port, EDGE_WASM],
+                            ready=r"Listening on")
+        self.edge.ready.wait(timeout=120)
+        wait_healthy(self.issuer, self.edge, "viceroy")
+
+    def _start_server(self):
+        self.server = Process([hi.BIN, "serve", "--config", self.config], ready=r"issuer:")
+        self.server.ready.wait(timeout=60)
+        wait_healthy(self.server_url, self.server, "habanero serve")
+
+    def stop(self, keep_tmp=False):
+        for p in (self.edge, self.server):
+            if p:
+                p.stop()
+        self.edge = self.server = None
+        if not keep_tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class EdgeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.e = Edge()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.e.stop()
+
+    def tearDown(self):
+        if hasattr(self, "_outcome") and any(
+                err for _, err in getattr(self._outcome.result, "errors", [])[-1:]):
+            print("---- viceroy log ----\n" + self.e.edge.log(), file=sys.stderr)
+
+    def get(self, path, **kw):
+        return requests.get(self.e.issuer + path, timeout=30, allow_redirects=False, **kw)
+
+    def test_hello_greets_with_the_setting_and_counts_in_kv(self):
+        r = self.get("/hello/?name=Edge")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIn("Hola, Edge", r.text)
+        first = int(self.get("/hello/count").text.split()[-1])
+        second = int(self.get("/hello/count").text.split()[-1])
+        self.assertEqual(second, first + 1)
+        self.assertEqual(self.get("/hello/?name=a&name=b").status_code, 400)
+        self.assertEqual(self.get("/hello/nowhere").status_code, 404)
+        self.assertEqual(self.get("/hello/../x").status_code, 400)
+
+    def test_host_pages(self):
+        self.assertEqual(self.get("/healthz").text, "ok")
+        css = self.get("/static/style.css")
+        self.assertEqual(css.status_code, 200)
+        self.assertTrue(css.headers["content-type"].startswith("text/css"))
+        self.assertEqual(self.get("/login?rt=unknown").status_code, 400)
+
+    def test_discovery_and_jwks_are_the_servers(self):
+        d = self.get("/.well-known/openid-configuration").json()
+        self.assertEqual(d["issuer"], self.e.issuer)
+        self.assertEqual(d["jwks_uri"], self.e.issuer + "/jwks.json")
+        native = requests.get(self.e.server_url + "/jwks.json", timeout=10).json()
+        self.assertEqual(self.get("/jwks.json").json(), native)
+        self.assertEqual(requests.get(self.e.server_url + "/.well-known/openid-configuration",
+                                      timeout=10).json(), d)
+
+    def test_client_credentials_token_verifies_at_the_server(self):
+        r = requests.post(self.e.issuer + "/token", auth=("rp", self.e.secret),
+                          data={"grant_type": "client_credentials"}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+        token = r.json()["access_token"]
+        header, claims = (b64url_json(p) for p in token.split(".")[:2])
+        self.assertEqual(header["typ"], "at+jwt")
+        self.assertIn(header["kid"], [k["kid"] for k in self.get("/jwks.json").json()["keys"]])
+        self.assertEqual(claims["iss"], self.e.issuer)
+        self.assertEqual(claims["client_id"], "rp")
+        # The server, holding the same keys, takes the edge's token as its own.
+        native = requests.post(self.e.server_url + "/introspect", auth=("rp", self.e.secret),
+                               data={"token": token}, timeout=30)
+        self.assertEqual(native.status_code, 200, native.text)
+        self.assertTrue(native.json()["active"], native.text)
+        # ... and the edge takes the server's.
+        theirs = requests.post(self.e.server_url + "/token", auth=("rp", self.e.secret),
+                               data={"grant_type": "client_credentials"}, timeout=30).json()
+        at_edge = requests.post(self.e.issuer + "/introspect", auth=("rp", self.e.secret),
+                                data={"token": theirs["access_token"]}, timeout=30)
+        self.assertTrue(at_edge.json()["active"], at_edge.text)
+        bad = requests.post(self.e.issuer + "/token", auth=("rp", "wrong"),
+                            data={"grant_type": "client_credentials"}, timeout=30)
+        self.assertEqual(bad.status_code, 401)
+        self.assertEqual(bad.json()["error"], "invalid_client")
+
+    def test_a_looping_extension_gets_503_and_the_next_request_works(self):
+        r = self.get("/loop/")
+        self.assertEqual(r.status_code, 503)
+        self.assertEqual(r.text, "extension exceeded its deadline\n")
+        self.assertEqual(self.get("/hello/?name=again").status_code, 200)
+
+    def test_openid_client_suite(self):
+        """tests/interop/node/openid_client.test.mjs against the edge: code + PKCE with the
+        password login and consent, JWT access tokens against jwks_uri, userinfo,
+        introspection, refresh rotation, the public client, client credentials, revocation."""
+        modules = os.path.join(CACHE, "node", "node_modules")
+        self.assertTrue(os.path.isdir(modules), "run scripts/setup-interop.sh")
+        work = tempfile.mkdtemp(prefix="habanero-edge-node-")
+        try:
+            node_dir = os.path.join(HERE, "..", "interop", "node")
+            for f in ("openid_client.test.mjs", "browser.mjs", "package.json"):
+                shutil.copy(os.path.join(node_dir, f), work)
+            os.symlink(modules, os.path.join(work, "node_modules"))
+            env = dict(os.environ, HABANERO_ISSUER=self.e.issuer, RP_CLIENT_ID="rp",
+                       RP_CLIENT_SECRET=self.e.secret, RP_REDIRECT_URI=hi.REDIRECT_URI,
+                       PUBLIC_CLIENT_ID="rp-public", PUBLIC_REDIRECT_URI=hi.LOOPBACK_REDIRECT_URI,
+                       USER_EMAIL=hi.USER_EMAIL, USER_PASSWORD=hi.USER_PASSWORD)
+            out = subprocess.run(["node", "--test", "--test-concurrency=1",
+                                  os.path.join(work, "openid_client.test.mjs")],
+                                 cwd=work, env=env, capture_output=True, text=True, timeout=600)
+            self.assertEqual(out.returncode, 0, out.stdout[-6000:] + out.stderr[-3000:] +
+                             "\n---- viceroy ----\n" + self.e.edge.log(120))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
