@@ -43,6 +43,7 @@
 #include "server/config.h"
 
 extern char** environ;
+void registerEdgeCommands(CLI::App& cli);  // habanero edge export (edge_export.cc)
 
 namespace {
 
@@ -582,6 +583,7 @@ int main(int argc, char** argv) {
   add_common(outbox_retry);
   outbox_retry->add_option("ID", retry_id, "the record's id (from outbox list)")->required();
 
+  registerEdgeCommands(cli);
   CLI11_PARSE(cli, argc, argv);
   if (outbox_list->parsed()) return outboxCommand(flags, "");
   if (outbox_retry->parsed()) return outboxCommand(flags, retry_id);
