@@ -1,5 +1,5 @@
-// Fuzzes the oauth2 extension's pure parsers (extensions/oauth2/core/: params.h, codec.h,
-// uri.h), compiled natively. Every input goes through every parser; two-argument checks
+// Fuzzes the guest library's pure OAuth parsers (sdk/cpp/habanero/: oauth_params.hh,
+// codec.hh, text.hh, redirect_uri.hh), compiled natively. Every input goes through every parser; two-argument checks
 // (redirect URI matching, query building) split it at the first '\n'. Besides "no crash, no
 // sanitizer report" it checks the properties the headers promise:
 //   - base64url / base64 decoding is strict, so decode → encode gives the input back, and
@@ -18,13 +18,17 @@
 #include <utility>
 #include <vector>
 
-#include "core/codec.h"
-#include "core/params.h"
-#include "core/uri.h"
+#include <habanero.hh>
+#include <habanero/codec.hh>
+#include <habanero/json.hh>
+#include <habanero/oauth_params.hh>
+#include <habanero/pkce.hh>
+#include <habanero/redirect_uri.hh>
+#include <habanero/text.hh>
 
 namespace {
 
-using namespace habanero::oauth2;
+using namespace habanero::sdk;
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -86,7 +90,7 @@ void fuzzCodec(std::string_view in) {
   check(pe && *pe == in);
 
   check(isValidUtf8(in) == referenceUtf8(in));
-  check(hexEncode(in).size() == 2 * in.size());
+  check(hex(in).size() == 2 * in.size());
   std::string html = htmlEscape(in);
   check(html.find_first_of("<>\"'") == std::string::npos);
 

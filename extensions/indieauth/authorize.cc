@@ -14,19 +14,12 @@
 //                                              │ POST /consent
 //                                              ▼
 //                            302/303 redirect_uri?code&state&iss
-#include "core/params.h"
-#include "core/uri.h"
 #include "indieauth.h"
 #include "rules/urls.h"
 
 namespace habanero::indieauth {
 namespace {
 
-using habanero::oauth2::appendQuery;
-using habanero::oauth2::isS256Challenge;
-using habanero::oauth2::kMaxScopeBytes;
-using habanero::oauth2::kMaxStateBytes;
-using habanero::oauth2::parseScope;
 
 struct Pending {
   std::string id;
@@ -69,7 +62,7 @@ struct Pending {
     p.redirect_uri = jsonString(j, "redirect_uri").value_or("");
     p.state = jsonString(j, "state").value_or("");
     p.code_challenge = jsonString(j, "code_challenge").value_or("");
-    p.scopes = jsonStrings(j, "scopes");
+    p.scopes = jsonStrings(j, "scopes").value_or(std::vector<std::string>{});
     p.me_hint = jsonString(j, "me_hint").value_or("");
     p.created = jsonInt(j, "created").value_or(0);
     p.login_after = jsonInt(j, "login_after").value_or(0);
@@ -78,29 +71,6 @@ struct Pending {
     return p;
   }
 };
-
-struct Session {
-  std::string sub;
-  int64_t auth_time = 0;
-};
-enum class SessionLookup { Found, None, Unavailable };
-
-SessionLookup currentSession(Session& out) {
-  std::string text;
-  switch (sdk::sessionGet(text)) {
-    case sdk::Result::Ok:
-      break;
-    case sdk::Result::NotFound:
-      return SessionLookup::None;
-    default:
-      return SessionLookup::Unavailable;
-  }
-  auto j = parseJsonObject(text);
-  if (!j) return SessionLookup::Unavailable;
-  out.sub = jsonString(*j, "sub").value_or("");
-  out.auth_time = jsonInt(*j, "auth_time").value_or(0);
-  return out.sub.empty() ? SessionLookup::None : SessionLookup::Found;
-}
 
 // Redirects the browser to the client with `params` plus state and iss (RFC 9207).
 void redirectToClient(const Config& c, const Pending& p,
@@ -182,7 +152,7 @@ void showConsent(const Config& c, Pending& p, const Session& session) {
       respondErrorPage(503, "Try again", "The server could not read your account.");
       return;
   }
-  auto csrf = randomToken();
+  auto csrf = newCsrfToken();
   if (p.id.empty()) {
     auto pid = randomId();
     if (!pid)
@@ -206,47 +176,45 @@ void showConsent(const Config& c, Pending& p, const Session& session) {
     UrlCheck u = parseHttpUrl(p.client_id);
     app = u ? u.url->host : p.client_id;
   }
-  std::string b;
-  b += "<h1>Sign in to " + htmlEscape(app) + "?</h1>";
-  b += "<p>The application <strong>" + htmlEscape(app) + "</strong> at <code>" +
-       htmlEscape(p.client_id) + "</code>";
+  ConsentPage page;
+  page.title = "Sign in to " + app + "?";
+  page.leadHtml = "The application <strong>" + htmlEscape(app) + "</strong> at <code>" +
+                  htmlEscape(p.client_id) + "</code>";
   if (p.scopes.empty()) {
-    b += " wants to know who you are. It gets no access to anything else.</p>";
+    page.leadHtml += " wants to know who you are. It gets no access to anything else.";
   } else {
-    b += " would like to:</p><ul><li>Know who you are</li>";
-    for (const auto& s : p.scopes) b += "<li>" + htmlEscape(scopeDescription(s)) + "</li>";
-    b += "</ul>";
+    page.leadHtml += " would like to:";
+    page.asks.push_back("Know who you are");
+    for (const auto& s : p.scopes) page.asks.push_back(scopeDescription(s));
   }
+  auto note = [&](std::string_view cls, std::string html) {
+    page.notesHtml.push_back("<p class=\"" + std::string(cls) + "\">" + html + "</p>");
+  };
   if (!p.client_uri.empty() && p.client_uri != p.client_id) {
-    b += "<p class=\"muted\">About the application: <code>" + htmlEscape(p.client_uri) +
-         "</code></p>";
+    note("muted", "About the application: <code>" + htmlEscape(p.client_uri) + "</code>");
   }
   if (!p.client_fetched) {
-    b += "<p class=\"muted\">The application published no information about itself; check the "
-         "address above.</p>";
+    note("muted", "The application published no information about itself; check the address "
+                  "above.");
   }
   if (!sameOrigin(p.redirect_uri, p.client_id)) {
-    b += "<p class=\"muted\">Afterwards you will be sent to <code>" + htmlEscape(p.redirect_uri) +
-         "</code>.</p>";
+    note("muted", "Afterwards you will be sent to <code>" + htmlEscape(p.redirect_uri) +
+                      "</code>.");
   }
-  b += "<p>You will sign in as <code>" + htmlEscape(id.me) + "</code>.</p>";
+  page.notesHtml.push_back("<p>You will sign in as <code>" + htmlEscape(id.me) + "</code>.</p>");
   if (!id.website.empty() && !id.website_verified) {
-    b += "<p class=\"warn\">Your website <code>" + htmlEscape(id.website) +
-         "</code> is not used: " + htmlEscape(id.website_problem) +
-         ". Add <code>&lt;link rel=\"indieauth-metadata\" href=\"" + htmlEscape(c.metadataUrl()) +
-         "\"&gt;</code> to it.</p>";
+    note("warn", "Your website <code>" + htmlEscape(id.website) + "</code> is not used: " +
+                     htmlEscape(id.website_problem) +
+                     ". Add <code>&lt;link rel=\"indieauth-metadata\" href=\"" +
+                     htmlEscape(c.metadataUrl()) + "\"&gt;</code> to it.");
   }
   if (!p.me_hint.empty() && p.me_hint != id.me && p.me_hint != id.hosted) {
-    b += "<p class=\"muted\">The application expected <code>" + htmlEscape(p.me_hint) +
-         "</code>.</p>";
+    note("muted", "The application expected <code>" + htmlEscape(p.me_hint) + "</code>.");
   }
-  b += "<form method=\"post\" action=\"" + htmlEscape(c.localPath("/consent")) + "\">";
-  b += "<input type=\"hidden\" name=\"p\" value=\"" + htmlEscape(p.id) + "\">";
-  b += "<input type=\"hidden\" name=\"csrf\" value=\"" + htmlEscape(p.csrf) + "\">";
-  b += "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"decision\" "
-       "value=\"approve\" autofocus>Allow</button><button type=\"submit\" class=\"secondary\" "
-       "name=\"decision\" value=\"deny\">Deny</button></div></form>";
-  respondPage(200, "Sign in to " + app + "?", b);
+  page.action = c.localPath("/consent");
+  page.pendingId = p.id;
+  page.csrf = p.csrf;
+  respondConsentPage(page);
 }
 
 void issueCode(const Config& c, const Pending& p, const Identity& id, int status) {
@@ -431,51 +399,18 @@ void handleAuthorizationResume(const Config& c) {
 }
 
 void handleConsent(const Config& c) {
-  if (sdk::method() != "POST") {
-    respondMethodNotAllowed("POST", true);
-    return;
-  }
-  if (!isFormRequest()) {
-    respondErrorPage(400, "Bad request", "The consent form was not submitted as a form.");
-    return;
-  }
-  Params form(sdk::Source::Form);
-  std::optional<std::string> id, csrf, decision;
-  if (!form.get("p", id, 64) || !form.get("csrf", csrf, 64) ||
-      !form.get("decision", decision, 16)) {
-    respondErrorPage(400, "Bad request", form.error());
-    return;
-  }
-  if (!id || !csrf || !decision || (*decision != "approve" && *decision != "deny")) {
-    respondErrorPage(400, "Bad request", "The consent form is incomplete.");
-    return;
-  }
+  std::optional<ConsentForm> form = readConsentForm();
+  if (!form) return;
   Pending p;
-  if (!loadPendingOrRespond(*id, p)) return;
-  if (p.csrf.empty() || !sdk::constantTimeEqual(*csrf, p.csrf)) {
-    respondErrorPage(400, "Bad request", "The consent form is not valid. Start again.");
-    return;
-  }
+  if (!loadPendingOrRespond(form->pendingId, p)) return;
   Session session;
-  SessionLookup sl = currentSession(session);
-  if (sl == SessionLookup::Unavailable) {
-    respondErrorPage(503, "Try again", "The server could not read your session.");
-    return;
-  }
-  if (sl == SessionLookup::None || session.sub != p.consent_sub) {
-    respondErrorPage(400, "Session changed",
-                     "You are no longer signed in as the user who was asked. Start again from "
-                     "the application.");
-    return;
-  }
+  if (!checkConsent(*form, p.csrf, p.consent_sub, session)) return;
   Json taken;
   if (takeRecord("p/" + p.id, taken) != Store::Ok || jsonString(taken, "csrf") != p.csrf) {
-    respondErrorPage(400, "Request already used",
-                     "This sign-in request was already completed. Start again from the "
-                     "application.");
+    respondConsentAlreadyUsed();
     return;
   }
-  if (*decision == "deny") {
+  if (!form->approve) {
     redirectError(c, p, "access_denied", "the user denied the request", 303);
     return;
   }

@@ -2,7 +2,6 @@
 // fetch capability (SSRF guard, size and time limits, Cache-Control caching) and read as an
 // OAuth Client ID Metadata Document (JSON), or as HTML with an h-app and rel="redirect_uri"
 // links (the older form the standard still allows).
-#include "core/params.h"
 #include "indieauth.h"
 #include "rules/links.h"
 #include "rules/urls.h"
@@ -23,7 +22,7 @@ std::string displayText(std::string_view s) {
   if (a == std::string::npos) return {};
   out = out.substr(a, out.find_last_not_of(' ') - a + 1);
   if (out.size() > kMaxNameBytes) out.resize(kMaxNameBytes);
-  if (!habanero::oauth2::isValidUtf8(out)) return {};
+  if (!isValidUtf8(out)) return {};
   return out;
 }
 
@@ -119,7 +118,7 @@ Discovery discoverClient(std::string_view client_id, std::string_view raw, Clien
   if (!parseHttpUrl(final_url)) final_url = std::string(client_id);
   std::string content_type = jsonString(*response, "content_type").value_or("");
   std::string body = jsonString(*response, "body").value_or("");
-  std::vector<std::string> links = jsonStrings(*response, "links");
+  std::vector<std::string> links = jsonStrings(*response, "links").value_or(std::vector<std::string>{});
 
   std::string_view trimmed = link_detail::trim(body);
   bool looks_json =
@@ -141,7 +140,7 @@ Discovery discoverClient(std::string_view client_id, std::string_view raw, Clien
     out.name = displayText(jsonString(*doc, "client_name").value_or(""));
     out.uri = acceptClientUri(out, final_url, jsonString(*doc, "client_uri").value_or(""));
     out.logo = acceptLogo(final_url, jsonString(*doc, "logo_uri").value_or(""));
-    for (const auto& u : jsonStrings(*doc, "redirect_uris")) addRedirect(out, final_url, u);
+    for (const auto& u : jsonStrings(*doc, "redirect_uris").value_or(std::vector<std::string>{})) addRedirect(out, final_url, u);
     out.fetched = true;
     out.source = "metadata";
   } else if (isHtmlType(content_type) || trimmed.starts_with("<")) {

@@ -14,19 +14,35 @@
 #ifndef HABANERO_EXTENSIONS_INDIEAUTH_INDIEAUTH_H_
 #define HABANERO_EXTENSIONS_INDIEAUTH_INDIEAUTH_H_
 
-#include <cstdint>
 #include <habanero.hh>
+#include <habanero/codec.hh>
+#include <habanero/consent.hh>
+#include <habanero/form.hh>
+#include <habanero/json.hh>
+#include <habanero/oauth_params.hh>
+#include <habanero/oauth_response.hh>
+#include <habanero/page.hh>
+#include <habanero/pkce.hh>
+#include <habanero/random.hh>
+#include <habanero/records.hh>
+#include <habanero/redirect_uri.hh>
+#include <habanero/session.hh>
+#include <habanero/settings.hh>
+#include <habanero/text.hh>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "json.h"
-
 namespace habanero::indieauth {
 
+// The extension is written on the guest library (sdk/cpp/habanero/): its names are used
+// unqualified here.
 namespace sdk = habanero::sdk;
+using namespace habanero::sdk;
 
 // ---- configuration (config.cc) -----------------------------------------------------------
 
@@ -60,48 +76,30 @@ std::optional<Config> loadConfig();
 
 int64_t nowSeconds();
 
-// ---- HTTP helpers (http.cc) ---------------------------------------------------------------
+// ---- answers with this extension's wording ------------------------------------------------
 
-// Reads request parameters with one error for duplicates, malformed sources, overlong
-// values and control characters (as the oauth2 extension does).
-class Params {
- public:
-  explicit Params(sdk::Source source) : source_(source) {}
-  // Reads `name` into `out` (nullopt when absent or empty); false with error() set otherwise.
-  bool get(std::string_view name, std::optional<std::string>& out, size_t max_bytes);
-  const std::string& error() const { return error_; }
+// The realm of this extension's WWW-Authenticate challenges.
+inline constexpr std::string_view kRealm = "indieauth";
 
- private:
-  sdk::Source source_;
-  std::string error_;
-};
-
-bool isFormRequest();
-void respondJson(int status, const Json& body, bool no_store = true);
-void respondOAuthError(int status, std::string_view error, std::string_view description);
 // RFC 6750 §3: WWW-Authenticate: Bearer (with error only when credentials were presented).
-void respondBearerError(int status, std::string_view error, std::string_view description);
-void respondMethodNotAllowed(std::string_view allow, bool html);
-void respondUnavailable();
+inline void respondBearerError(int status, std::string_view error, std::string_view description) {
+  sdk::respondBearerError(kRealm, status, error, description);
+}
 
-// ---- pages (html.cc) ------------------------------------------------------------------------
+// An error page for a browser: `title` and `message` plain text.
+inline void respondErrorPage(int status, std::string_view title, std::string_view message) {
+  sdk::respondErrorPage(status, title, message, "Return to the application you came from.");
+}
 
-void respondPage(int status, std::string_view title, std::string_view body_html);
-void respondErrorPage(int status, std::string_view title, std::string_view message);
-std::string htmlEscape(std::string_view s);
+// 405 with Allow: an error page for browser routes (`html`), else an OAuth error.
+inline void respondMethodNotAllowed(std::string_view allow, bool html) {
+  if (!html) return sdk::respondMethodNotAllowed(allow);
+  sdk::addHeader("allow", allow);
+  respondErrorPage(405, "Method not allowed", "This address does not accept that method.");
+}
+
+// A human description of an IndieAuth scope ("Create new posts on your site"). html.cc.
 std::string scopeDescription(std::string_view scope);
-
-// ---- storage (store.cc) ---------------------------------------------------------------------
-
-enum class Store { Ok, NotFound, Unavailable };
-
-std::optional<std::string> randomToken();       // 256 bits, base64url (43 characters)
-std::optional<std::string> randomId();          // 128 bits, base64url (22 characters)
-std::string tokenHash(std::string_view token);  // hex SHA-256
-Store putRecord(std::string_view key, const Json& value, int64_t ttl_s);
-Store getRecord(std::string_view key, Json& out);
-Store takeRecord(std::string_view key, Json& out);
-Store deleteRecord(std::string_view key);
 
 // ---- clients (client.cc) --------------------------------------------------------------------
 
@@ -168,9 +166,6 @@ void handleUserinfo(const Config& c);             // token.cc
 // Redeems an authorization code (§5.3): at the authorization endpoint (`at_token_endpoint`
 // false: me and profile only) or the token endpoint (access token too). token.cc.
 void redeemCode(const Config& c, bool at_token_endpoint);
-
-// BASE64URL(SHA-256(verifier)).
-std::string s256(std::string_view verifier);
 
 }  // namespace habanero::indieauth
 

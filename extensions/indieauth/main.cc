@@ -3,15 +3,15 @@
 // (indieauth.h); every outcome is a response written here, never a non-zero return.
 #include "indieauth.h"
 
-namespace sdk = habanero::sdk;
-using namespace habanero::indieauth;
+namespace habanero::indieauth {
+namespace {
 
-HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
+void handleRequest() {
   std::string sub = sdk::subPath();
   std::optional<Config> config = loadConfig();
   if (!config) {
     respondErrorPage(503, "Not configured", "The IndieAuth server is not configured.");
-    return 0;
+    return;
   }
   const Config& c = *config;
   if (sub == "/.well-known/oauth-authorization-server") {
@@ -35,5 +35,12 @@ HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
   } else {
     respondErrorPage(404, "Not found", "There is nothing at this address.");
   }
+}
+
+}  // namespace
+}  // namespace habanero::indieauth
+
+HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
+  habanero::indieauth::handleRequest();
   return 0;
 }

@@ -6,19 +6,12 @@
 // token under at/<hash> with the grant (sub, me, client_id, scope, iat, exp) and a KV TTL equal
 // to their lifetime. Revocation deletes the record, so a revoked or expired token is simply
 // unknown everywhere at once. Refresh tokens work the same (rt/<hash>) and rotate on use.
-#include "core/params.h"
 #include "indieauth.h"
 #include "rules/urls.h"
 
 namespace habanero::indieauth {
 namespace {
 
-using habanero::oauth2::isPkceVerifier;
-using habanero::oauth2::kMaxScopeBytes;
-using habanero::oauth2::kMaxTokenBytes;
-using habanero::oauth2::parseBasicAuth;
-using habanero::oauth2::parseBearer;
-using habanero::oauth2::parseScope;
 
 constexpr int64_t kCodeUseTtlSeconds = 3600;
 
@@ -48,7 +41,7 @@ bool requestClientId(Params& f, std::optional<std::string>& client_id) {
   }
   auto authorization = sdk::header("authorization");
   if (!authorization) return true;
-  if (!habanero::oauth2::isBasicAuth(*authorization)) {
+  if (!isBasicAuth(*authorization)) {
     respondOAuthError(400, "invalid_request", "unsupported Authorization scheme");
     return false;
   }
@@ -165,7 +158,7 @@ void refreshGrant(const Config& c, Params& f) {
     respondOAuthError(400, "invalid_grant", "invalid, expired or revoked refresh token");
     return;
   }
-  std::vector<std::string> granted = jsonStrings(rec, "scopes");
+  std::vector<std::string> granted = jsonStrings(rec, "scopes").value_or(std::vector<std::string>{});
   std::vector<std::string> scopes = granted;
   if (scope) {
     auto requested = parseScope(*scope);
@@ -259,7 +252,7 @@ void redeemCode(const Config& c, bool at_token_endpoint) {
     // §5.3.3: a code issued without scope yields no access token. Checked before the code is
     // taken, so the client can still redeem it at the authorization endpoint.
     Json peek;
-    if (getRecord("c/" + hash, peek) == Store::Ok && jsonStrings(peek, "scopes").empty()) {
+    if (getRecord("c/" + hash, peek) == Store::Ok && jsonStrings(peek, "scopes").value_or(std::vector<std::string>{}).empty()) {
       respondOAuthError(400, "invalid_grant",
                         "the authorization request had no scope, so no access token can be "
                         "issued; redeem the code at the authorization endpoint for the profile "
@@ -299,11 +292,11 @@ void redeemCode(const Config& c, bool at_token_endpoint) {
     return;
   }
   if (!isPkceVerifier(*verifier) || challenge.empty() ||
-      !sdk::constantTimeEqual(s256(*verifier), challenge)) {
+      !sdk::constantTimeEqual(s256Challenge(*verifier), challenge)) {
     respondOAuthError(400, "invalid_grant", "code_verifier does not match the code_challenge");
     return;
   }
-  std::vector<std::string> scopes = jsonStrings(rec, "scopes");
+  std::vector<std::string> scopes = jsonStrings(rec, "scopes").value_or(std::vector<std::string>{});
   std::string sub = jsonString(rec, "sub").value_or("");
   std::string me = jsonString(rec, "me").value_or("");
   Identity id;

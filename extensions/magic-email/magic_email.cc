@@ -109,12 +109,12 @@ std::string oneLine(std::string s) {
 }
 
 sdk::Result sendEmail(const magic::Message& m) {
-  std::string subject = oneLine(magic::render(
+  std::string subject = oneLine(magic::renderTemplate(
       magic::templateFor("template_subject", m.locale, kDefaultSubject), m.vars, false));
   std::string text =
-      magic::render(magic::templateFor("template_text", m.locale, kDefaultText), m.vars, false);
+      magic::renderTemplate(magic::templateFor("template_text", m.locale, kDefaultText), m.vars, false);
   std::string html =
-      magic::render(magic::templateFor("template_html", m.locale, kDefaultHtml), m.vars, true);
+      magic::renderTemplate(magic::templateFor("template_html", m.locale, kDefaultHtml), m.vars, true);
   magic::Json message = {{"to", m.to}, {"subject", subject}, {"text", text}};
   if (!magic::trim(html).empty()) message["html"] = html;  // template_html = "": text only
   return sdk::mailSend(magic::dumpJson(message));

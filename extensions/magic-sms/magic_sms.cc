@@ -91,7 +91,7 @@ bool normalisePhone(std::string_view typed, std::string& out, std::string& error
 
 sdk::Result sendSms(const magic::Message& m) {
   std::string text =
-      magic::render(magic::templateFor("template_sms", m.locale, kDefaultSms), m.vars, false);
+      magic::renderTemplate(magic::templateFor("template_sms", m.locale, kDefaultSms), m.vars, false);
   return sdk::smsSend(magic::dumpJson(magic::Json{{"to", m.to}, {"text", text}}));
 }
 

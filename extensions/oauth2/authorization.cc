@@ -1,41 +1,13 @@
 #include "authorization.h"
 
-#include <habanero.hh>
 
 #include "consent.h"
-#include "core/uri.h"
+#include "guest.h"
 #include "html.h"
-#include "json.h"
 
 namespace sdk = habanero::sdk;
 
 namespace habanero::oauth2 {
-
-SessionLookup currentSession(Session& out) {
-  std::string text;
-  switch (sdk::sessionGet(text)) {
-    case sdk::Result::Ok:
-      break;
-    case sdk::Result::NotFound:
-      return SessionLookup::None;
-    default:
-      return SessionLookup::Unavailable;
-  }
-  auto j = parseJsonObject(text);
-  if (!j) {
-    sdk::logError("session_get returned something that is not a JSON object");
-    return SessionLookup::Unavailable;
-  }
-  Session s;
-  s.sub = jsonString(*j, "sub").value_or("");
-  s.amr = jsonStrings(*j, "amr").value_or(std::vector<std::string>{});
-  s.auth_time = jsonInt(*j, "auth_time").value_or(0);
-  if (s.auth_time > 100000000000) s.auth_time /= 1000;  // tolerate milliseconds
-  s.sid = jsonString(*j, "sid").value_or("");
-  if (s.sub.empty()) return SessionLookup::None;
-  out = std::move(s);
-  return SessionLookup::Found;
-}
 
 namespace {
 
@@ -82,7 +54,7 @@ bool validPendingId(std::string_view id) { return !id.empty() && id.size() <= 64
 }  // namespace
 
 Store savePending(const PendingAuthorization& p) {
-  return putRecord("p/", p.id, pendingJson(p), kPendingTtlSeconds);
+  return putRecord("p/" + std::string(p.id), pendingJson(p), kPendingTtlSeconds);
 }
 
 bool loadPendingOrRespond(std::string_view id, PendingAuthorization& out) {
@@ -117,14 +89,14 @@ bool loadPendingClientOrRespond(const PendingAuthorization& req, Client& out) {
 Store loadPending(std::string_view id, PendingAuthorization& out) {
   if (!validPendingId(id)) return Store::NotFound;
   Json j;
-  Store s = getRecord("p/", id, j);
+  Store s = getRecord("p/" + std::string(id), j);
   return pendingFrom(s, id, j, out);
 }
 
 Store takePending(std::string_view id, PendingAuthorization& out) {
   if (!validPendingId(id)) return Store::NotFound;
   Json j;
-  Store s = takeRecord("p/", id, j);
+  Store s = takeRecord("p/" + std::string(id), j);
   return pendingFrom(s, id, j, out);
 }
 

@@ -27,15 +27,7 @@
 
 namespace habanero::oauth2 {
 
-// The host's browser session (capability "sessions").
-struct Session {
-  std::string sub;
-  std::vector<std::string> amr;
-  int64_t auth_time = 0;  // seconds
-  std::string sid;
-};
-enum class SessionLookup { Found, None, Unavailable };
-SessionLookup currentSession(Session& out);
+// The browser session is sdk::Session (<habanero/session.hh>).
 
 struct PendingAuthorization {
   std::string id;  // "p"; empty until saved

@@ -4,15 +4,12 @@
 // Errors before the client and redirect_uri are established (unknown client, unregistered
 // or malformed redirect_uri, unreadable query) are a 400 page and never a redirect; later
 // errors go back to the client as ?error=…&state=…&iss=….
-#include <habanero.hh>
 
 #include "authorization.h"
 #include "clients.h"
-#include "core/params.h"
-#include "core/uri.h"
+#include "guest.h"
 #include "handlers.h"
 #include "html.h"
-#include "http.h"
 #include "tokens.h"
 
 namespace sdk = habanero::sdk;

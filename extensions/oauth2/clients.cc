@@ -1,12 +1,8 @@
 #include "clients.h"
 
-#include <habanero.hh>
 
 #include "core/dpop.h"
-#include "core/params.h"
-#include "core/uri.h"
-#include "http.h"
-#include "json.h"
+#include "guest.h"
 #include "store.h"
 
 namespace habanero::oauth2 {
@@ -127,7 +123,7 @@ std::optional<Json> documentRegistration(std::string_view url, const Json& doc,
 ClientLookup loadClientDocument(std::string_view url, Client& out) {
   std::string key = tokenHash(url);
   Json cached;
-  switch (getRecord("cid/", key, cached)) {
+  switch (getRecord("cid/" + std::string(key), cached)) {
     case Store::Ok:
       if (jsonBool(cached, "refused", false)) return ClientLookup::NotFound;
       if (auto c = clientFromJson(cached, url)) {
@@ -169,10 +165,10 @@ ClientLookup loadClientDocument(std::string_view url, Client& out) {
   }
   if (!reg) {
     sdk::logWarn("client identifier document " + std::string(url) + " refused: " + reason);
-    putRecord("cid/", key, Json{{"refused", true}, {"reason", reason}}, 60);
+    putRecord("cid/" + std::string(key), Json{{"refused", true}, {"reason", reason}}, 60);
     return ClientLookup::NotFound;
   }
-  putRecord("cid/", key, *reg, kClientDocumentTtlSeconds);
+  putRecord("cid/" + std::string(key), *reg, kClientDocumentTtlSeconds);
   auto c = clientFromJson(*reg, url);
   if (!c) return ClientLookup::NotFound;
   out = std::move(*c);

@@ -1,55 +1,21 @@
 #include "config.h"
 
-#include <habanero.hh>
-
-#include "core/params.h"
+#include "guest.h"
 
 namespace sdk = habanero::sdk;
 
 namespace habanero::oauth2 {
-namespace {
-
-int64_t secondsSetting(std::string_view name, int64_t fallback) {
-  std::string text;
-  if (sdk::setting(name, text) != sdk::Result::Ok) return fallback;
-  auto v = parseNonNegative(text, 10);
-  if (!v || *v == 0) {
-    sdk::logWarn("setting " + std::string(name) + " is not a positive number of seconds; using " +
-                 std::to_string(fallback));
-    return fallback;
-  }
-  return *v;
-}
-
-bool boolSetting(std::string_view name, bool fallback) {
-  std::string text;
-  if (sdk::setting(name, text) != sdk::Result::Ok) return fallback;
-  if (text == "true" || text == "1") return true;
-  if (text == "false" || text == "0") return false;
-  sdk::logWarn("setting " + std::string(name) + " is not true/false; using " +
-               (fallback ? "true" : "false"));
-  return fallback;
-}
-
-}  // namespace
 
 std::optional<Config> loadConfig() {
   Config c;
-  if (sdk::setting("issuer", c.issuer) != sdk::Result::Ok || c.issuer.empty()) {
-    sdk::logError("setting issuer is required");
-    return std::nullopt;
-  }
-  if (!(c.issuer.starts_with("https://") || c.issuer.starts_with("http://")) ||
-      c.issuer.find_first_of("?# ") != std::string::npos) {
-    sdk::logError("setting issuer must be an http(s) URL without query or fragment");
-    return std::nullopt;
-  }
-  c.base = c.issuer;
-  while (!c.base.empty() && c.base.back() == '/') c.base.pop_back();
-  c.access_token_ttl = secondsSetting("access_token_ttl", c.access_token_ttl);
-  c.id_token_ttl = secondsSetting("id_token_ttl", c.id_token_ttl);
-  c.code_ttl = secondsSetting("code_ttl", c.code_ttl);
-  c.refresh_token_ttl = secondsSetting("refresh_token_ttl", c.refresh_token_ttl);
+  std::optional<std::string> base = issuerBase();
+  if (!base) return std::nullopt;
+  c.base = *base;
+  c.issuer = sdk::settingOr("issuer", c.base);
+  c.access_token_ttl = positiveSetting("access_token_ttl", c.access_token_ttl);
+  c.id_token_ttl = positiveSetting("id_token_ttl", c.id_token_ttl);
+  c.code_ttl = positiveSetting("code_ttl", c.code_ttl);
+  c.refresh_token_ttl = positiveSetting("refresh_token_ttl", c.refresh_token_ttl);
   c.first_party_skip_consent = boolSetting("first_party_skip_consent", true);
   c.require_pkce = boolSetting("require_pkce", true);
   c.audience = sdk::settingOr("access_token_audience", c.issuer);
@@ -59,10 +25,10 @@ std::optional<Config> loadConfig() {
   } else if (nonce != "off") {
     sdk::logWarn("setting dpop_nonce is neither \"off\" nor \"required\"; using \"off\"");
   }
-  c.dpop_max_age = secondsSetting("dpop_proof_max_age", c.dpop_max_age);
-  c.dpop_clock_skew = secondsSetting("dpop_clock_skew", c.dpop_clock_skew);
+  c.dpop_max_age = positiveSetting("dpop_proof_max_age", c.dpop_max_age);
+  c.dpop_clock_skew = positiveSetting("dpop_clock_skew", c.dpop_clock_skew);
   c.solid_audience = sdk::settingOr("solid_audience", c.solid_audience);
-  c.webid_cache_ttl = secondsSetting("webid_cache_ttl", c.webid_cache_ttl);
+  c.webid_cache_ttl = positiveSetting("webid_cache_ttl", c.webid_cache_ttl);
   std::string pairs = sdk::settingOr("webid_clients", "");
   size_t i = 0;
   while (i < pairs.size()) {
@@ -84,10 +50,6 @@ std::optional<Config> loadConfig() {
 
 int64_t nowMs() { return sdk::nowMs().value_or(0); }
 
-std::string localPath(std::string_view route) {
-  std::string mount = sdk::request(sdk::Field::Mount);
-  while (!mount.empty() && mount.back() == '/') mount.pop_back();
-  return mount + std::string(route);
-}
+std::string localPath(std::string_view route) { return mountBase() + std::string(route); }
 
 }  // namespace habanero::oauth2

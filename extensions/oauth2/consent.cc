@@ -1,11 +1,7 @@
 #include "consent.h"
 
-#include <habanero.hh>
-
-#include "core/params.h"
+#include "guest.h"
 #include "html.h"
-#include "http.h"
-#include "json.h"
 
 namespace sdk = habanero::sdk;
 
@@ -28,7 +24,7 @@ ConsentNeed consentNeeded(const Config& config, const Client& client,
 
 void showConsent(const Config& config, const Client& client, PendingAuthorization& req,
                  const Session& session) {
-  auto csrf = randomToken();
+  auto csrf = newCsrfToken();
   if (req.id.empty()) {
     auto id = randomId();
     if (!id) {
@@ -48,71 +44,45 @@ void showConsent(const Config& config, const Client& client, PendingAuthorizatio
     respondErrorPage(503, "Try again", "The server could not save the request.");
     return;
   }
-  ConsentView view;
-  view.client_name = client.name;
-  view.client_id = client.id;
-  view.scopes = req.scopes;
-  view.action = localPath("/consent");
-  view.pending_id = req.id;
-  view.csrf = req.csrf;
+  std::string who = client.name.empty() ? client.id : client.name;
+  ConsentPage page;
+  page.title = "Allow access?";
+  page.leadHtml = "<strong>" + htmlEscape(who) + "</strong>";
+  if (!client.name.empty()) page.leadHtml += " <span class=\"muted\">(" + htmlEscape(client.id) + ")</span>";
+  page.leadHtml += " would like to:";
+  for (const auto& s : req.scopes) page.asks.push_back(scopeDescription(s));
+  if (page.asks.empty()) page.asks.push_back("Access your account");
   std::string user_text;
   if (sdk::userGet(session.sub, user_text) == sdk::Result::Ok) {
     if (auto user = parseJsonObject(user_text)) {
-      view.user = jsonString(*user, "email").value_or(jsonString(*user, "name").value_or(""));
+      std::string who_signed_in =
+          jsonString(*user, "email").value_or(jsonString(*user, "name").value_or(""));
+      if (!who_signed_in.empty()) {
+        page.notesHtml.push_back("<p class=\"muted\">Signed in as " + htmlEscape(who_signed_in) + ".</p>");
+      }
     }
   }
-  respondConsentPage(view);
+  page.action = localPath("/consent");
+  page.pendingId = req.id;
+  page.csrf = req.csrf;
+  respondConsentPage(page);
 }
 
 void handleConsent(const Config& config) {
-  if (sdk::method() != "POST") {
-    sdk::addHeader("allow", "POST");
-    respondErrorPage(405, "Method not allowed", "The consent form must be submitted with POST.");
-    return;
-  }
-  if (!isFormRequest()) {
-    respondErrorPage(400, "Bad request", "The consent form was not submitted as a form.");
-    return;
-  }
-  Params form(sdk::Source::Form);
-  std::optional<std::string> p, csrf, decision;
-  if (!form.get("p", p, 64) || !form.get("csrf", csrf, 64) ||
-      !form.get("decision", decision, 16)) {
-    respondErrorPage(400, "Bad request", form.error());
-    return;
-  }
-  if (!p || !csrf || !decision || (*decision != "approve" && *decision != "deny")) {
-    respondErrorPage(400, "Bad request", "The consent form is incomplete.");
-    return;
-  }
+  std::optional<ConsentForm> form = readConsentForm();
+  if (!form) return;
   PendingAuthorization req;
-  if (!loadPendingOrRespond(*p, req)) return;
-  if (req.csrf.empty() || !sdk::constantTimeEqual(*csrf, req.csrf)) {
-    respondErrorPage(400, "Bad request", "The consent form is not valid. Start again.");
-    return;
-  }
+  if (!loadPendingOrRespond(form->pendingId, req)) return;
   Session session;
-  SessionLookup sl = currentSession(session);
-  if (sl == SessionLookup::Unavailable) {
-    respondErrorPage(503, "Try again", "The server could not read your session.");
-    return;
-  }
-  if (sl == SessionLookup::None || session.sub != req.consent_sub) {
-    respondErrorPage(400, "Session changed",
-                     "You are no longer signed in as the user who was asked. Start again from "
-                     "the application.");
-    return;
-  }
+  if (!checkConsent(*form, req.csrf, req.consent_sub, session)) return;
   Client client;
   if (!loadPendingClientOrRespond(req, client)) return;
   PendingAuthorization taken;
-  if (takePending(*p, taken) != Store::Ok || taken.csrf != req.csrf) {
-    respondErrorPage(400, "Request already used",
-                     "This sign-in request was already completed. Start again from the "
-                     "application.");
+  if (takePending(form->pendingId, taken) != Store::Ok || taken.csrf != req.csrf) {
+    respondConsentAlreadyUsed();
     return;
   }
-  if (*decision == "deny") {
+  if (!form->approve) {
     redirectError(config, req, "access_denied", "the user denied the request", 303);
     return;
   }

@@ -1,15 +1,13 @@
 // Discovery: OpenID Provider Metadata (OIDC Discovery §3) and OAuth 2.0 Authorization
 // Server Metadata (RFC 8414) — one document served at both well-known paths, so the two
 // are consistent by construction — and the JWKS from the host's key store.
-#include <habanero.hh>
 
 #include <algorithm>
 
 #include "clients.h"
 #include "dpop.h"
 #include "handlers.h"
-#include "http.h"
-#include "json.h"
+#include "guest.h"
 
 namespace sdk = habanero::sdk;
 

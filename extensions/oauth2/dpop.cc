@@ -1,15 +1,11 @@
 #include "dpop.h"
 
-#include <habanero.hh>
 
 #include <algorithm>
 #include <array>
 
-#include "core/codec.h"
+#include "guest.h"
 #include "core/dpop.h"
-#include "core/params.h"
-#include "http.h"
-#include "json.h"
 #include "store.h"
 
 namespace sdk = habanero::sdk;
@@ -126,7 +122,7 @@ DpopCheck checkDpopProof(const Config& config, std::string_view route,
   if (!jose) return invalid("the DPoP proof header is not a JSON object");
   // Media types compare case-insensitively (RFC 7515 §4.1.9), "application/" optional.
   std::string typ = jsonString(*jose, "typ").value_or("");
-  for (char& ch : typ) ch = params_detail::lower(ch);
+  for (char& ch : typ) ch = asciiLower(ch);
   if (typ != "dpop+jwt" && typ != "application/dpop+jwt") {
     return invalid("the DPoP proof's typ must be dpop+jwt");
   }

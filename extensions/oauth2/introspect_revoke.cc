@@ -9,12 +9,10 @@
 // (and the family's access tokens); an access token is revoked by jti. A token that is
 // unknown, invalid or another client's is ignored: the answer is always 200 for a valid
 // client (RFC 7009 §2.2).
-#include <habanero.hh>
 
 #include "clients.h"
-#include "core/params.h"
+#include "guest.h"
 #include "handlers.h"
-#include "http.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -42,7 +40,8 @@ bool prepare(bool allow_public, ClientAuth& auth, std::optional<std::string>& to
   }
   auth = authenticateClient(allow_public);
   if (!auth.ok) {
-    respondOAuthError(auth.status, auth.error, auth.description, auth.basic_challenge);
+    respondOAuthError(auth.status, auth.error, auth.description,
+                      auth.basic_challenge ? kRealm : std::string_view());
     return false;
   }
   if (!token) {

@@ -7,15 +7,12 @@
 // signed-in user (expired is fine); otherwise the user confirms on a page whose form is
 // bound to the session (lo/<id> holds the session id), so another site cannot log the user
 // out. The answer is a redirect to post_logout_redirect_uri?state=… or a "signed out" page.
-#include <habanero.hh>
 
 #include "authorization.h"
 #include "clients.h"
-#include "core/params.h"
-#include "core/uri.h"
+#include "guest.h"
 #include "handlers.h"
 #include "html.h"
-#include "http.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -68,7 +65,7 @@ void confirm(Params& form) {
   }
   if (!l || !decision) return respondErrorPage(400, "Bad request", "The form is incomplete.");
   Json rec;
-  switch (getRecord("lo/", *l, rec)) {
+  switch (getRecord("lo/" + std::string(*l), rec)) {
     case Store::Ok:
       break;
     case Store::Unavailable:
@@ -88,7 +85,7 @@ void confirm(Params& form) {
   // Only now, for the right session, is the confirmation used up (another browser posting
   // the form must not be able to spoil it).
   Json taken;
-  if (takeRecord("lo/", *l, taken) != Store::Ok) {
+  if (takeRecord("lo/" + std::string(*l), taken) != Store::Ok) {
     return respondErrorPage(400, "Request expired", "This sign-out request was already used.");
   }
   LogoutRequest req;
@@ -196,7 +193,7 @@ void handleLogout(const Config& config) {
   auto id = randomId();
   if (!id) return respondErrorPage(503, "Try again", "The server could not start the sign-out.");
   Json rec = {{"sid", session.sid}, {"redirect_uri", req.redirect_uri}, {"state", req.state}};
-  if (putRecord("lo/", *id, rec, kPendingTtlSeconds) != Store::Ok) {
+  if (putRecord("lo/" + std::string(*id), rec, kPendingTtlSeconds) != Store::Ok) {
     return respondErrorPage(503, "Try again", "The server could not start the sign-out.");
   }
   respondLogoutConfirmPage(localPath("/logout"), *id, req.client_name);

@@ -5,24 +5,22 @@
 // signing keys; this extension keeps codes, token state and consent in its own KV.
 // Every outcome is a response written here: bad input gets an OAuth error or a 4xx page,
 // never a non-zero return (which the host would turn into a 500).
-#include <habanero.hh>
-
 #include <string>
 
 #include "config.h"
+#include "guest.h"
 #include "handlers.h"
-#include "html.h"
 #include "webid.h"
 
-namespace sdk = habanero::sdk;
-using namespace habanero::oauth2;
+namespace habanero::oauth2 {
+namespace {
 
-HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
+void handleRequest() {
   std::string sub = sdk::subPath();
   std::optional<Config> config = loadConfig();
   if (!config) {
     respondErrorPage(503, "Not configured", "The authorization server is not configured.");
-    return 0;
+    return;
   }
   const Config& c = *config;
   if (sub == "/.well-known/openid-configuration" ||
@@ -51,5 +49,12 @@ HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
   } else {
     sdk::respond(404, "text/plain; charset=utf-8", "not found\n");
   }
+}
+
+}  // namespace
+}  // namespace habanero::oauth2
+
+HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
+  habanero::oauth2::handleRequest();
   return 0;
 }

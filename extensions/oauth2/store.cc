@@ -1,10 +1,8 @@
 #include "store.h"
 
-#include <habanero.hh>
-
 #include <algorithm>
 
-#include "core/codec.h"
+#include "guest.h"
 
 namespace sdk = habanero::sdk;
 
@@ -13,79 +11,17 @@ namespace {
 
 constexpr int kCasAttempts = 8;
 
-Store fromResult(sdk::Result r) {
-  switch (r) {
-    case sdk::Result::Ok:
-      return Store::Ok;
-    case sdk::Result::NotFound:
-      return Store::NotFound;
-    case sdk::Result::Conflict:
-      return Store::Conflict;
-    default:
-      return Store::Unavailable;
-  }
-}
-
 std::string key(std::string_view prefix, std::string_view id) {
   std::string k(prefix);
   k += id;
   return k;
 }
 
-int64_t ttlMs(int64_t ttl_s) { return ttl_s <= 0 ? 1000 : ttl_s * 1000; }
-
 std::vector<std::string> strings(const Json& j, std::string_view k) {
   return jsonStrings(j, k).value_or(std::vector<std::string>{});
 }
 
-Store parseInto(Store s, const std::string& text, Json& out) {
-  if (s != Store::Ok) return s;
-  auto j = parseJsonObject(text);
-  if (!j) {
-    sdk::logError("kv: a stored record is not a JSON object; treating it as absent");
-    return Store::NotFound;
-  }
-  out = std::move(*j);
-  return Store::Ok;
-}
-
 }  // namespace
-
-std::optional<std::string> randomToken() {
-  auto bytes = sdk::randomBytes(32);
-  if (!bytes) return std::nullopt;
-  return base64urlEncode(*bytes);
-}
-
-std::optional<std::string> randomId() {
-  auto bytes = sdk::randomBytes(16);
-  if (!bytes) return std::nullopt;
-  return base64urlEncode(*bytes);
-}
-
-std::string tokenHash(std::string_view token) {
-  auto digest = sdk::sha256(token);
-  if (!digest) return std::string(64, '0');  // host bug; no token ever hashes to this
-  return sdk::hex(std::span<const uint8_t>(digest->data(), digest->size()));
-}
-
-Store putRecord(std::string_view prefix, std::string_view id, const Json& value, int64_t ttl_s) {
-  return fromResult(sdk::kvPut(key(prefix, id), dumpJson(value), ttlMs(ttl_s)));
-}
-
-Store getRecord(std::string_view prefix, std::string_view id, Json& out) {
-  std::string text;
-  return parseInto(fromResult(sdk::kvGet(key(prefix, id), text)), text, out);
-}
-
-Store takeRecord(std::string_view prefix, std::string_view id, Json& out) {
-  std::string text;
-  return parseInto(fromResult(sdk::kvTake(key(prefix, id), text)), text, out);
-}
-
-Store deleteRecord(std::string_view prefix, std::string_view id) {
-  return fromResult(sdk::kvRemove(key(prefix, id)));
-}
 
 // ---- codes ----------------------------------------------------------------------------
 
@@ -95,12 +31,12 @@ Store putCode(const std::string& hash, const CodeRecord& c, int64_t ttl_s) {
             {"scopes", jsonArray(c.scopes)}, {"sub", c.sub}, {"auth_time", c.auth_time},
             {"amr", jsonArray(c.amr)}, {"sid", c.sid}, {"exp", c.exp},
             {"dpop_jkt", c.dpop_jkt}};
-  return putRecord("c/", hash, j, ttl_s);
+  return putRecord("c/" + hash, j, ttl_s);
 }
 
 Store takeCode(const std::string& hash, CodeRecord& out) {
   Json j;
-  Store s = takeRecord("c/", hash, j);
+  Store s = takeRecord("c/" + hash, j);
   if (s != Store::Ok) return s;
   CodeRecord c;
   c.client_id = jsonString(j, "client_id").value_or("");
@@ -121,12 +57,12 @@ Store takeCode(const std::string& hash, CodeRecord& out) {
 
 Store putCodeUse(const std::string& hash, const CodeUse& u, int64_t ttl_s) {
   Json j = {{"jti", u.jti}, {"jti_exp", u.jti_exp}, {"family", u.family}};
-  return putRecord("cu/", hash, j, ttl_s);
+  return putRecord("cu/" + hash, j, ttl_s);
 }
 
 Store getCodeUse(const std::string& hash, CodeUse& out) {
   Json j;
-  Store s = getRecord("cu/", hash, j);
+  Store s = getRecord("cu/" + hash, j);
   if (s != Store::Ok) return s;
   out.jti = jsonString(j, "jti").value_or("");
   out.jti_exp = jsonInt(j, "jti_exp").value_or(0);
@@ -141,12 +77,12 @@ Store putRefresh(const std::string& hash, const RefreshRecord& r, int64_t ttl_s)
             {"scopes", jsonArray(r.scopes)}, {"auth_time", r.auth_time},
             {"amr", jsonArray(r.amr)}, {"sid", r.sid}, {"iat", r.iat}, {"exp", r.exp},
             {"jkt", r.jkt}};
-  return putRecord("rt/", hash, j, ttl_s);
+  return putRecord("rt/" + hash, j, ttl_s);
 }
 
 Store getRefresh(const std::string& hash, RefreshRecord& out) {
   Json j;
-  Store s = getRecord("rt/", hash, j);
+  Store s = getRecord("rt/" + hash, j);
   if (s != Store::Ok) return s;
   RefreshRecord r;
   r.family = jsonString(j, "family").value_or("");
@@ -194,7 +130,7 @@ Family familyFrom(const Json& j) {
 
 Store getFamily(const std::string& id, Family& out, std::string& raw) {
   raw.clear();
-  Store s = fromResult(sdk::kvGet(key("f/", id), raw));
+  Store s = storeResult(sdk::kvGet(key("f/", id), raw));
   if (s != Store::Ok) return s;
   auto j = parseJsonObject(raw);
   if (!j) {
@@ -212,8 +148,8 @@ Store casFamily(const std::string& id, const std::optional<std::string>& expecte
                 const Family& family, int64_t ttl_s) {
   std::optional<std::string_view> expected;
   if (expected_raw) expected = *expected_raw;
-  return fromResult(
-      sdk::kvCompareAndSet(key("f/", id), expected, dumpJson(familyJson(family)), ttlMs(ttl_s)));
+  return storeResult(
+      sdk::kvCompareAndSet(key("f/", id), expected, dumpJson(familyJson(family)), recordTtlMs(ttl_s)));
 }
 
 Store revokeFamily(const std::string& id, int64_t now) {
@@ -236,7 +172,7 @@ Store revokeFamily(const std::string& id, int64_t now) {
     int64_t ttl = std::max<int64_t>(revoked.exp - now, 60);
     s = casFamily(id, raw, revoked, ttl);
     if (s == Store::Ok) {
-      if (!f.current.empty()) deleteRecord("rt/", f.current);
+      if (!f.current.empty()) deleteRecord("rt/" + f.current);
       return Store::Ok;
     }
     if (s != Store::Conflict) return s;
@@ -247,24 +183,24 @@ Store revokeFamily(const std::string& id, int64_t now) {
 // ---- access tokens ----------------------------------------------------------------------
 
 Store putOpaqueAccess(const std::string& hash, const Json& claims, int64_t ttl_s) {
-  return putRecord("at/", hash, claims, ttl_s);
+  return putRecord("at/" + hash, claims, ttl_s);
 }
 
 Store getOpaqueAccess(const std::string& hash, Json& claims) {
-  return getRecord("at/", hash, claims);
+  return getRecord("at/" + hash, claims);
 }
 
-Store deleteOpaqueAccess(const std::string& hash) { return deleteRecord("at/", hash); }
+Store deleteOpaqueAccess(const std::string& hash) { return deleteRecord("at/" + hash); }
 
 Store revokeAccessToken(std::string_view jti, int64_t exp, int64_t now) {
   if (jti.empty()) return Store::Ok;
   int64_t ttl = std::max<int64_t>(exp - now, 0) + 60;
-  return fromResult(sdk::kvPut(key("rv/", jti), "1", ttl * 1000));
+  return storeResult(sdk::kvPut(key("rv/", jti), "1", ttl * 1000));
 }
 
 Store isAccessTokenRevoked(std::string_view jti) {
   std::string v;
-  return fromResult(sdk::kvGet(key("rv/", jti), v));
+  return storeResult(sdk::kvGet(key("rv/", jti), v));
 }
 
 // ---- consent ----------------------------------------------------------------------------
@@ -281,7 +217,7 @@ std::string consentId(std::string_view sub, std::string_view client_id) {
 Store getConsent(std::string_view sub, std::string_view client_id,
                  std::vector<std::string>& out) {
   Json j;
-  Store s = getRecord("cs/", consentId(sub, client_id), j);
+  Store s = getRecord("cs/" + consentId(sub, client_id), j);
   if (s != Store::Ok) return s;
   out = strings(j, "scopes");
   return Store::Ok;
@@ -290,7 +226,7 @@ Store getConsent(std::string_view sub, std::string_view client_id,
 Store putConsent(std::string_view sub, std::string_view client_id,
                  const std::vector<std::string>& scopes) {
   Json j = {{"scopes", jsonArray(scopes)}};
-  return fromResult(sdk::kvPut(key("cs/", consentId(sub, client_id)), dumpJson(j), 0));
+  return storeResult(sdk::kvPut(key("cs/", consentId(sub, client_id)), dumpJson(j), 0));
 }
 
 }  // namespace habanero::oauth2

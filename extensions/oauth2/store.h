@@ -29,26 +29,12 @@
 #include <utility>
 #include <vector>
 
-#include "json.h"
+#include "guest.h"
 
 namespace habanero::oauth2 {
 
-enum class Store { Ok, NotFound, Conflict, Unavailable };
-
-// A fresh random 256-bit value, base64url (43 characters): codes, refresh tokens, opaque
-// access tokens. nullopt if the host's RNG failed.
-std::optional<std::string> randomToken();
-// A fresh random 128-bit identifier, base64url (22 characters): jti, family, request ids.
-std::optional<std::string> randomId();
-// Hex SHA-256 of a token, the form in which it is stored.
-std::string tokenHash(std::string_view token);
-
-// Generic JSON records under "<prefix><id>". TTLs are seconds; <= 0 is one second (a record
-// that is already due), never "forever".
-Store putRecord(std::string_view prefix, std::string_view id, const Json& value, int64_t ttl_s);
-Store getRecord(std::string_view prefix, std::string_view id, Json& out);
-Store takeRecord(std::string_view prefix, std::string_view id, Json& out);
-Store deleteRecord(std::string_view prefix, std::string_view id);
+// Store, randomToken, randomId, tokenHash and the generic putRecord/getRecord/takeRecord/
+// deleteRecord come from the guest library (<habanero/records.hh>, <habanero/random.hh>).
 
 // The authorization code's grant.
 struct CodeRecord {

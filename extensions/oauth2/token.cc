@@ -11,15 +11,13 @@
 // dpop_jkt needs a proof with that key (§10). Solid-OIDC: with the webid scope, the verified
 // WebID (webid.h) goes into the ID token and the access token; if it cannot be verified the
 // scope is not granted.
-#include <habanero.hh>
 
 #include <algorithm>
 
 #include "clients.h"
 #include "dpop.h"
-#include "core/params.h"
+#include "guest.h"
 #include "handlers.h"
-#include "http.h"
 #include "store.h"
 #include "tokens.h"
 #include "webid.h"
@@ -117,7 +115,7 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
   }
   if (!rec.code_challenge.empty()) {
     if (!verifier) return invalidGrant("code_verifier is required");
-    if (!isPkceVerifier(*verifier) || !sdk::constantTimeEqual(s256(*verifier), rec.code_challenge)) {
+    if (!pkceMatches(*verifier, rec.code_challenge)) {
       return invalidGrant("code_verifier does not match the code_challenge");
     }
   } else if (verifier) {
@@ -378,7 +376,8 @@ void handleToken(const Config& config) {
   }
   ClientAuth auth = authenticateClient(/*allow_public=*/true);
   if (!auth.ok) {
-    return respondOAuthError(auth.status, auth.error, auth.description, auth.basic_challenge);
+    return respondOAuthError(auth.status, auth.error, auth.description,
+                             auth.basic_challenge ? kRealm : std::string_view());
   }
   if (!grant_type) return respondOAuthError(400, "invalid_request", "grant_type is required");
   const std::string& g = *grant_type;

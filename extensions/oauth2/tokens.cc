@@ -1,11 +1,9 @@
 #include "tokens.h"
 
-#include <habanero.hh>
 
 #include <algorithm>
 
-#include "core/codec.h"
-#include "core/params.h"
+#include "guest.h"
 #include "store.h"
 
 namespace sdk = habanero::sdk;
@@ -32,8 +30,6 @@ bool audienceContains(const Json& claims, std::string_view audience) {
 }
 
 }  // namespace
-
-std::string s256(std::string_view verifier) { return base64urlEncode(digestBytes(verifier, 32)); }
 
 std::string atHash(std::string_view access_token) {
   return base64urlEncode(digestBytes(access_token, 16));

@@ -21,7 +21,7 @@
 
 #include "clients.h"
 #include "config.h"
-#include "json.h"
+#include "guest.h"
 
 namespace habanero::oauth2 {
 
@@ -59,9 +59,6 @@ Mint mintIdToken(const Config& config, const Grant& grant, std::string_view acce
 
 // The user's claims the scopes allow (OIDC Core §5.4), without sub.
 Json claimsForScopes(const Json& user, const std::vector<std::string>& scopes);
-
-// BASE64URL(SHA-256(verifier)): the S256 code challenge of a verifier (RFC 7636 §4.2).
-std::string s256(std::string_view verifier);
 
 // at_hash: base64url of the left half of SHA-256(access token) (for ES256/RS256/… with
 // SHA-256; OIDC Core §3.1.3.6).

@@ -3,13 +3,11 @@
 // ath and key match the token) or, for POST, in the form body (access_token), never both. A
 // DPoP-bound token (cnf.jkt) is refused in any other form. Answers sub plus the claims of
 // the token's scopes (and webid, as the token carries it).
-#include <habanero.hh>
 
 #include "core/dpop.h"
-#include "core/params.h"
+#include "guest.h"
 #include "dpop.h"
 #include "handlers.h"
-#include "http.h"
 #include "tokens.h"
 
 namespace sdk = habanero::sdk;

@@ -1,10 +1,7 @@
 #include "webid.h"
 
-#include <habanero.hh>
-
-#include "core/codec.h"
+#include "guest.h"
 #include "core/dpop.h"
-#include "http.h"
 #include "store.h"
 
 namespace sdk = habanero::sdk;
@@ -16,19 +13,8 @@ constexpr size_t kMaxWebidBytes = 2048;
 
 // Decodes %XX escapes of a path segment; nullopt for a malformed escape or a NUL.
 std::optional<std::string> percentDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) return std::nullopt;
-    int hi = codec_detail::hexDigit(in[i + 1]);
-    int lo = codec_detail::hexDigit(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
+  std::optional<std::string> out = formUrlDecode(in, /*plusIsSpace=*/false);
+  if (!out || out->find('\0') != std::string::npos) return std::nullopt;
   return out;
 }
 
@@ -102,14 +88,14 @@ std::optional<bool> checkProfile(const Config& config, std::string_view webid,
 }  // namespace
 
 std::string localWebid(const Config& config, std::string_view sub) {
-  return config.endpoint("/webid/" + pathSegment(sub)) + "#me";
+  return config.endpoint("/webid/" + percentEncode(sub)) + "#me";
 }
 
 bool webidNamesThisIssuer(const Config& config, std::string_view webid) {
   if (webid.empty() || webid.size() > kMaxWebidBytes) return false;
   std::string key = tokenHash(webid);
   Json cached;
-  if (getRecord("wv/", key, cached) == Store::Ok) {
+  if (getRecord("wv/" + std::string(key), cached) == Store::Ok) {
     if (jsonBool(cached, "ok", false)) return true;
     sdk::logWarn("webid " + std::string(webid) + " not accepted (cached): " +
                  jsonString(cached, "reason").value_or(""));
@@ -118,7 +104,7 @@ bool webidNamesThisIssuer(const Config& config, std::string_view webid) {
   std::string reason;
   std::optional<bool> verdict = checkProfile(config, webid, reason);
   if (verdict) {
-    putRecord("wv/", key, Json{{"ok", *verdict}, {"reason", reason}}, config.webid_cache_ttl);
+    putRecord("wv/" + std::string(key), Json{{"ok", *verdict}, {"reason", reason}}, config.webid_cache_ttl);
   }
   if (verdict.value_or(false)) return true;
   sdk::logWarn("webid " + std::string(webid) + " not accepted: " + reason);

@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "config.h"
-#include "json.h"
+#include "guest.h"
 
 namespace habanero::oauth2 {
 

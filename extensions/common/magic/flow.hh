@@ -53,19 +53,32 @@
 #include <string>
 #include <string_view>
 
-#include "counters.hh"
-#include "page.hh"
+#include <habanero.hh>
+#include <habanero/counters.hh>
+#include <habanero/form.hh>
+#include <habanero/json.hh>
+#include <habanero/login.hh>
+#include <habanero/page.hh>
+#include <habanero/random.hh>
+#include <habanero/settings.hh>
+#include <habanero/template.hh>
+#include <habanero/text.hh>
+
 #include "secrets.hh"
 #include "templates.hh"
-#include "util.hh"
 
 namespace habanero::magic {
+
+// The magic-link code is written on the guest library (sdk/cpp/habanero/): its names are
+// used unqualified here.
+namespace sdk = habanero::sdk;
+using namespace habanero::sdk;
 
 // What the event handler hands the channel to send.
 struct Message {
   std::string to;      // the normalised address
   std::string locale;  // "" or a tag with templates (e.g. "fr")
-  Vars vars;           // link, code, issuer, host, minutes
+  TemplateVars vars;           // link, code, issuer, host, minutes
 };
 
 struct Channel {
@@ -123,26 +136,6 @@ inline Settings loadSettings(const Channel& ch) {
   return s;
 }
 
-// The mount without a trailing slash ("" for "/").
-inline std::string mountBase() {
-  std::string m = sdk::request(sdk::Field::Mount);
-  while (!m.empty() && m.back() == '/') m.pop_back();
-  return m;
-}
-
-// An rt is what the host minted: short and printable.
-inline bool plausibleRt(std::string_view rt) {
-  return !rt.empty() && rt.size() <= 256 && !hasControl(rt);
-}
-
-// Browsers say where a post comes from; only our own pages may post here.
-inline bool crossSitePost() {
-  if (std::optional<std::string> site = sdk::header("sec-fetch-site")) {
-    return *site != "same-origin" && *site != "none";
-  }
-  return false;
-}
-
 // For logs: enough of an address to follow a case, not the address.
 inline std::string maskAddress(std::string_view a) {
   size_t at = a.find('@');
@@ -151,29 +144,6 @@ inline std::string maskAddress(std::string_view a) {
   }
   if (a.size() <= 5) return "***";
   return std::string(a.substr(0, 3)) + "***" + std::string(a.substr(a.size() - 2));
-}
-
-enum class Attempt { Live, Gone, Unavailable };
-
-// Looks the attempt up for this browser; on Live, `json` holds it ({"login_hint",…}).
-inline Attempt lookUpAttempt(std::string_view rt, Json& json) {
-  std::string text;
-  sdk::Result r = sdk::detail::readGrowing(text, [&](uint8_t* p, uint32_t cap, uint32_t* len) {
-    return habanero_login_attempt_get(sdk::detail::bytes(rt), sdk::detail::size32(rt), p, cap, len);
-  });
-  if (r == sdk::Result::NotFound) return Attempt::Gone;
-  if (r != sdk::Result::Ok) {
-    sdk::logError(std::string("login_attempt_get: ") + std::string(sdk::resultName(r)));
-    return Attempt::Unavailable;
-  }
-  json = parseJson(text).value_or(Json::object());
-  return Attempt::Live;
-}
-
-inline sdk::Result loginComplete(std::string_view rt, std::string_view sub, std::string_view amr) {
-  return static_cast<sdk::Result>(habanero_login_complete(
-      sdk::detail::bytes(rt), sdk::detail::size32(rt), sdk::detail::bytes(sub),
-      sdk::detail::size32(sub), sdk::detail::bytes(amr), sdk::detail::size32(amr)));
 }
 
 inline std::string codeKey(std::string_view rt) { return "code/" + sha256Hex(rt); }
@@ -188,26 +158,26 @@ inline std::string minutesText(int64_t ttlMs) {
 // ---- pages ----------------------------------------------------------------------------------
 
 inline void expiredPage() {
-  errorPage(400, "Sign-in page expired",
+  respondErrorPage(400, "Sign-in page expired",
             "This sign-in page is no longer valid. Go back to the application and sign in "
             "again.");
 }
 
 inline void usedLinkPage() {
-  errorPage(410, "Link already used or expired",
+  respondErrorPage(410, "Link already used or expired",
             "This sign-in link was already used or has expired. Each link works once, for a "
             "few minutes. Go back to the application and sign in again.");
 }
 
 inline void otherBrowserPage() {
-  errorPage(400, "Open the link where you started",
+  respondErrorPage(400, "Open the link where you started",
             "This link only works in the browser where you asked for it, while that sign-in "
             "is open. Open the link in that browser, or type the code from the message on "
             "the sign-in page there.");
 }
 
 inline void crossSitePage() {
-  errorPage(403, "Request refused", "This form can only be sent from its own page.");
+  respondErrorPage(403, "Request refused", "This form can only be sent from its own page.");
 }
 
 inline void formPage(const Channel& ch, int32_t status, std::string_view rt,
@@ -228,9 +198,9 @@ inline void formPage(const Channel& ch, int32_t status, std::string_view rt,
   if (!error.empty()) c += " aria-describedby=\"error\"";
   if (!address.empty()) c += " value=\"" + htmlEscape(address) + "\"";
   c += ">\n<p><button type=\"submit\">" + htmlEscape(ch.submitLabel) + "</button></p>\n</form>\n";
-  c += "<p class=\"muted\"><a href=\"/login?rt=" + htmlEscape(urlEncode(rt)) +
+  c += "<p class=\"muted\"><a href=\"/login?rt=" + htmlEscape(percentEncode(rt)) +
        "\">Other ways to sign in</a></p>\n";
-  page(status, ch.formTitle, c);
+  respondPage(status, ch.formTitle, c);
 }
 
 // The neutral "we sent it (if an account uses it)" page with the code form. `address`
@@ -262,14 +232,14 @@ inline void codePage(const Channel& ch, int32_t status, std::string_view rt,
   c += ">\n<p><button type=\"submit\">Sign in</button></p>\n</form>\n";
   c += "<p class=\"muted\">Nothing arrived? Wait a minute and check your spam folder, or <a "
        "href=\"" +
-       htmlEscape(base + "/?rt=" + urlEncode(rt)) + "\">send a new one</a>.</p>\n";
-  page(status, ch.sentTitle, c);
+       htmlEscape(base + "/?rt=" + percentEncode(rt)) + "\">send a new one</a>.</p>\n";
+  respondPage(status, ch.sentTitle, c);
 }
 
 inline void lockedPage(const Channel& ch, std::string_view rt) {
-  errorPage(429, "Too many wrong codes",
-            "For your safety this code no longer works. Ask for a new one.",
-            mountBase() + "/?rt=" + urlEncode(rt), "Send a new code");
+  respondErrorPage(429, "Too many wrong codes",
+            "For your safety this code no longer works. Ask for a new one.", {},
+            PageLink{mountBase() + "/?rt=" + percentEncode(rt), "Send a new code"});
 }
 
 // ---- GET / and POST / -------------------------------------------------------------------------
@@ -281,12 +251,12 @@ inline void handleForm(const Channel& ch) {
     return;
   }
   Json attempt;
-  switch (lookUpAttempt(rt, attempt)) {
+  switch (loginAttempt(rt, attempt)) {
     case Attempt::Gone:
       expiredPage();
       return;
     case Attempt::Unavailable:
-      unavailablePage();
+      respondUnavailablePage();
       return;
     case Attempt::Live:
       break;
@@ -308,12 +278,12 @@ inline void handleSend(const Channel& ch) {
     return;
   }
   Json attempt;
-  switch (lookUpAttempt(rt, attempt)) {
+  switch (loginAttempt(rt, attempt)) {
     case Attempt::Gone:
       expiredPage();
       return;
     case Attempt::Unavailable:
-      unavailablePage();
+      respondUnavailablePage();
       return;
     case Attempt::Live:
       break;
@@ -334,7 +304,7 @@ inline void handleSend(const Channel& ch) {
   Settings s = loadSettings(ch);
   std::optional<int64_t> now = sdk::nowMs();
   if (!now) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   std::string ip = sdk::request(sdk::Field::RemoteAddr).substr(0, 64);
@@ -344,7 +314,7 @@ inline void handleSend(const Channel& ch) {
   if (readCounter(aKey, *now, s.windowMs, byAddress) != sdk::Result::Ok ||
       readCounter(iKey, *now, s.windowMs, byIp) != sdk::Result::Ok ||
       (s.maxTotal > 0 && readCounter("rate/all", *now, s.windowMs, total) != sdk::Result::Ok)) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   bool overAddress = byAddress.count >= s.maxPerAddress;
@@ -371,7 +341,7 @@ inline void handleSend(const Channel& ch) {
   sdk::Result b3 = s.maxTotal > 0 ? bumpCounter("rate/all", *now, s.windowMs) : sdk::Result::Ok;
   if (b1 != sdk::Result::Ok || b2 != sdk::Result::Ok || b3 != sdk::Result::Ok) {
     sdk::logError("could not count a send; refusing it");
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
 
@@ -388,7 +358,7 @@ inline void handleSend(const Channel& ch) {
                   (rp == sdk::Result::Denied
                        ? " (grant the topic: publish = [\"" + std::string(ch.topic) + "\"])"
                        : ""));
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   // A new message means new tries at its code (the same for every address, so the page
@@ -406,12 +376,12 @@ inline void handleCodeGet(const Channel& ch) {
     return;
   }
   Json attempt;
-  switch (lookUpAttempt(rt, attempt)) {
+  switch (loginAttempt(rt, attempt)) {
     case Attempt::Gone:
       expiredPage();
       return;
     case Attempt::Unavailable:
-      unavailablePage();
+      respondUnavailablePage();
       return;
     case Attempt::Live:
       break;
@@ -430,12 +400,12 @@ inline void handleCode(const Channel& ch) {
     return;
   }
   Json attempt;
-  switch (lookUpAttempt(rt, attempt)) {
+  switch (loginAttempt(rt, attempt)) {
     case Attempt::Gone:
       expiredPage();
       return;
     case Attempt::Unavailable:
-      unavailablePage();
+      respondUnavailablePage();
       return;
     case Attempt::Live:
       break;
@@ -448,13 +418,13 @@ inline void handleCode(const Channel& ch) {
   }
   std::optional<int64_t> now = sdk::nowMs();
   if (!now) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   std::string fKey = failKey(rt);
   Counter fails;
   if (readCounter(fKey, *now, s.ttlMs, fails) != sdk::Result::Ok) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   if (fails.count >= s.maxCodeAttempts) {
@@ -467,7 +437,7 @@ inline void handleCode(const Channel& ch) {
   std::string text;
   sdk::Result rg = sdk::kvGet(cKey, text);
   if (rg != sdk::Result::Ok && rg != sdk::Result::NotFound) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   std::optional<Json> record = rg == sdk::Result::Ok ? parseJson(text) : std::nullopt;
@@ -489,7 +459,7 @@ inline void handleCode(const Channel& ch) {
     sdk::Result rb = bumpCounter(fKey, *now, s.ttlMs, &after);
     if (rb != sdk::Result::Ok) {
       sdk::logError("could not count a wrong code: " + std::string(sdk::resultName(rb)));
-      unavailablePage();
+      respondUnavailablePage();
       return;
     }
     if (after.count >= s.maxCodeAttempts) {
@@ -516,7 +486,7 @@ inline void handleCode(const Channel& ch) {
   }
   if (rc != sdk::Result::Ok) {
     sdk::logError(std::string("login_complete: ") + std::string(sdk::resultName(rc)));
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   sdk::logInfo("signed in " + sub.substr(0, 128) + " with a code");
@@ -556,16 +526,16 @@ inline bool readLiveLink(sdk::Result got, const std::string& t, LinkRecord& link
     return false;
   }
   if (r != sdk::Result::Ok) {
-    unavailablePage();
+    respondUnavailablePage();
     return false;
   }
   Json attempt;
-  switch (lookUpAttempt(link.rt, attempt)) {
+  switch (loginAttempt(link.rt, attempt)) {
     case Attempt::Gone:
       otherBrowserPage();
       return false;
     case Attempt::Unavailable:
-      unavailablePage();
+      respondUnavailablePage();
       return false;
     case Attempt::Live:
       break;
@@ -584,7 +554,7 @@ inline void handleConfirmGet(const Channel& ch) {
   c += "<input type=\"hidden\" name=\"t\" value=\"" + htmlEscape(t) + "\">\n";
   c += "<p><button type=\"submit\">Sign in</button></p>\n</form>\n";
   c += "<p class=\"muted\">If you did not ask to sign in, close this page.</p>\n";
-  page(200, "Finish signing in", c);
+  respondPage(200, "Finish signing in", c);
 }
 
 inline void handleConfirm(const Channel& ch) {
@@ -604,7 +574,7 @@ inline void handleConfirm(const Channel& ch) {
     return;
   }
   if (rt != sdk::Result::Ok) {
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   sdk::kvRemove(codeKey(link.rt));
@@ -616,7 +586,7 @@ inline void handleConfirm(const Channel& ch) {
   }
   if (rc != sdk::Result::Ok) {
     sdk::logError(std::string("login_complete: ") + std::string(sdk::resultName(rc)));
-    unavailablePage();
+    respondUnavailablePage();
     return;
   }
   sdk::logInfo("signed in " + link.sub.substr(0, 128) + " with a link");
@@ -641,9 +611,9 @@ inline int32_t onRequest(const Channel& ch) {
     handleConfirm(ch);
   } else if (sub == "/" || sub == "/code" || sub == "/confirm") {
     sdk::addHeader("allow", "GET, POST");
-    errorPage(405, "Method not allowed", "Use the sign-in form.");
+    respondErrorPage(405, "Method not allowed", "Use the sign-in form.");
   } else {
-    errorPage(404, "Not found", "There is no such page.");
+    respondErrorPage(404, "Not found", "There is no such page.");
   }
   return 0;
 }

@@ -15,36 +15,17 @@
 #include <string>
 #include <string_view>
 
-#include "util.hh"
+#include <habanero.hh>
+#include <habanero/codec.hh>
+#include <habanero/random.hh>
+#include <habanero/text.hh>
 
 namespace habanero::magic {
 
-// base64url without padding (RFC 4648 §5).
-inline std::string base64url(std::string_view data) {
-  constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((data.size() * 4 + 2) / 3);
-  size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(data[k])); };
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
-  }
-  if (data.size() - i == 1) {
-    uint32_t v = byte(i) << 16;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-  } else if (data.size() - i == 2) {
-    uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-  }
-  return out;
-}
+// The magic-link code is written on the guest library (sdk/cpp/habanero/): its names are
+// used unqualified here.
+namespace sdk = habanero::sdk;
+using namespace habanero::sdk;
 
 // Whether `t` can be a token we minted: base64url characters only, of a sane length.
 inline bool plausibleToken(std::string_view t) {
@@ -61,13 +42,10 @@ inline bool plausibleToken(std::string_view t) {
 // CSPRNG failed.
 inline std::optional<std::string> newToken(size_t bytes) {
   if (bytes < 16) bytes = 16;
-  std::optional<std::string> raw = sdk::randomBytes(bytes);
-  if (!raw) return std::nullopt;
-  return base64url(*raw);
+  return randomBase64url(bytes);
 }
 
-// What the stored key of a token is made of: lower-case hex SHA-256 of the token text.
-inline std::string tokenHash(std::string_view token) { return sha256Hex(token); }
+// The stored key of a token is made of tokenHash(token) (<habanero/random.hh>).
 
 enum class CodeStyle {
   Digits6,   // "042917": SMS (what phones autofill); ~20 bits, so few tries are allowed

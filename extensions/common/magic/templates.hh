@@ -1,10 +1,10 @@
-// templates.hh — the operator's message templates: {{placeholder}} rendering, per-locale
-// lookup in the extension's settings, and the choice of a locale from ui_locales /
-// Accept-Language.
+// templates.hh — the operator's message templates: per-locale lookup in the extension's
+// settings and the choice of a locale from ui_locales / Accept-Language. Rendering is the
+// guest library's renderTemplate (<habanero/template.hh>).
 //
-//   Vars vars = {{"link", link}, {"code", code}};
-//   std::string text = render(templateFor("template_text", locale, kDefaultText), vars, false);
-//   std::string html = render(templateFor("template_html", locale, kDefaultHtml), vars, true);
+//   TemplateVars vars = {{"link", link}, {"code", code}};
+//   std::string text = renderTemplate(templateFor("template_text", locale, kDefaultText), vars, false);
+//   std::string html = renderTemplate(templateFor("template_html", locale, kDefaultHtml), vars, true);
 //
 // Placeholders are `{{name}}` (spaces inside the braces allowed). A name not in `vars` is
 // left as written, so a typo shows up in the first test message. In HTML templates every
@@ -19,37 +19,16 @@
 #include <utility>
 #include <vector>
 
-#include "util.hh"
+#include <habanero.hh>
+#include <habanero/template.hh>
+#include <habanero/text.hh>
 
 namespace habanero::magic {
 
-using Vars = std::vector<std::pair<std::string_view, std::string>>;
-
-inline std::string render(std::string_view tmpl, const Vars& vars, bool html) {
-  std::string out;
-  out.reserve(tmpl.size() + 256);
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    size_t open = tmpl.find("{{", pos);
-    if (open == std::string_view::npos) break;
-    size_t close = tmpl.find("}}", open + 2);
-    if (close == std::string_view::npos) break;
-    out.append(tmpl.substr(pos, open - pos));
-    std::string_view name = trim(tmpl.substr(open + 2, close - open - 2));
-    const std::string* value = nullptr;
-    for (const auto& [k, v] : vars) {
-      if (k == name) value = &v;
-    }
-    if (value == nullptr) {
-      out.append(tmpl.substr(open, close + 2 - open));
-    } else {
-      out += html ? htmlEscape(*value) : *value;
-    }
-    pos = close + 2;
-  }
-  out.append(tmpl.substr(pos));
-  return out;
-}
+// The magic-link code is written on the guest library (sdk/cpp/habanero/): its names are
+// used unqualified here.
+namespace sdk = habanero::sdk;
+using namespace habanero::sdk;
 
 // A locale tag as used in setting names: lower-case letters, digits and '-', 1..35 bytes.
 inline bool plausibleLocale(std::string_view tag) {

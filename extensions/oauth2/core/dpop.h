@@ -1,7 +1,8 @@
 // dpop.h — syntax helpers for DPoP (RFC 9449), WebIDs and client identifier URLs, free of
 // host calls.
 //
-// Header-only (standard library only), for the guest and host-side tests and fuzzers.
+// Header-only and pure (the guest library's pure headers only), for the guest and host-side
+// tests and fuzzers.
 //
 //   parseDpopAuthorization("DPoP eyJ...")             // "eyJ..." (RFC 9449 §7.1)
 //   normalizeHttpUri("HTTPS://Op.Example:443/token")  // "https://op.example/token"
@@ -14,9 +15,12 @@
 #include <string>
 #include <string_view>
 
-#include "core/params.h"
+#include <habanero/oauth_params.hh>
+#include <habanero/text.hh>
 
 namespace habanero::oauth2 {
+
+namespace sdk = habanero::sdk;
 
 // Largest DPoP proof accepted (the header value).
 inline constexpr size_t kMaxDpopProofBytes = 8192;
@@ -25,19 +29,19 @@ inline constexpr size_t kMaxDpopJtiBytes = 256;
 
 // Whether the Authorization header uses the DPoP scheme (case-insensitive).
 inline bool isDpopAuth(std::string_view header) {
-  auto parts = params_detail::splitScheme(header);
+  auto parts = sdk::params_detail::splitScheme(header);
   return parts && parts->scheme.size() == 4 &&
-         params_detail::startsWithIgnoreCase(parts->scheme, "dpop");
+         sdk::startsWithIgnoreCase(parts->scheme, "dpop");
 }
 
 // The token of "DPoP <token68>" (same token syntax as Bearer, RFC 9449 §7.1); nullopt for
 // another scheme or a malformed token.
 inline std::optional<std::string_view> parseDpopAuthorization(std::string_view header) {
   if (!isDpopAuth(header)) return std::nullopt;
-  std::string_view token = params_detail::splitScheme(header)->rest;
+  std::string_view token = sdk::params_detail::splitScheme(header)->rest;
   // Reuse the Bearer token68 check on an equivalent header.
   std::string as_bearer = "Bearer " + std::string(token);
-  auto checked = parseBearer(as_bearer);
+  auto checked = sdk::parseBearer(as_bearer);
   if (!checked) return std::nullopt;
   return token;
 }
@@ -49,7 +53,7 @@ inline std::optional<std::string_view> parseDpopAuthorization(std::string_view h
 inline std::optional<std::string> normalizeHttpUri(std::string_view uri) {
   auto lower = [](std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = params_detail::lower(c);
+    for (char& c : out) c = sdk::asciiLower(c);
     return out;
   };
   size_t colon = uri.find("://");
@@ -102,7 +106,7 @@ inline std::string urlHost(std::string_view url) {
     authority = authority.substr(0, port_colon);
   }
   std::string host(authority);
-  for (char& c : host) c = params_detail::lower(c);
+  for (char& c : host) c = sdk::asciiLower(c);
   return host;
 }
 
@@ -116,7 +120,7 @@ inline bool isLocalHostName(std::string_view host) {
 // host and a path, no fragment, no userinfo; or http on a local host name (development; the
 // host's fetch guard still refuses loopback unless the operator allowed it).
 inline bool isClientIdUrl(std::string_view client_id) {
-  if (client_id.size() > kMaxClientIdBytes || client_id.find('#') != std::string_view::npos) {
+  if (client_id.size() > sdk::kMaxClientIdBytes || client_id.find('#') != std::string_view::npos) {
     return false;
   }
   bool https = client_id.starts_with("https://");
@@ -138,25 +142,6 @@ inline bool isClientIdUrl(std::string_view client_id) {
 // The IRI `webid` without its fragment: the profile document to fetch.
 inline std::string_view withoutFragment(std::string_view iri) {
   return iri.substr(0, iri.find('#'));
-}
-
-// Percent-encodes a subject for one path segment (RFC 3986 unreserved characters kept).
-inline std::string pathSegment(std::string_view s) {
-  constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 }  // namespace habanero::oauth2

@@ -1,13 +1,15 @@
-// params.h — syntax of OAuth 2.0 / OIDC request values, free of host calls.
+// oauth_params.hh — syntax of OAuth 2.0 / OIDC request values: scopes, prompt, client
+// credentials in Authorization headers, token shapes, and the size limits of request values.
 //
-// Header-only (standard library only), for the guest and host-side tests. Each function
-// checks one value's syntax and returns nullopt/false for anything malformed; none of them
-// looks anything up (registrations, tokens).
+// Pure (no host calls, standard library only), for guests, native tests and fuzzers. Each
+// function checks one value's syntax and returns nullopt/false for anything malformed; none
+// looks anything up (registrations, tokens). PKCE is in pkce.hh, redirect URIs in
+// redirect_uri.hh.
 //
-//   auto scopes = parseScope("openid email");          // {"openid", "email"}
-//   auto creds = parseBasicAuth("Basic YSUzQWI6cw=="); // {"a:b", "s"} (RFC 6749 §2.3.1)
-#ifndef HABANERO_EXTENSIONS_OAUTH2_CORE_PARAMS_H_
-#define HABANERO_EXTENSIONS_OAUTH2_CORE_PARAMS_H_
+//   auto scopes = sdk::parseScope("openid email");          // {"openid", "email"}
+//   auto creds = sdk::parseBasicAuth("Basic YSUzQWI6cw=="); // {"a:b", "s"} (RFC 6749 §2.3.1)
+#ifndef HABANERO_SDK_CPP_HABANERO_OAUTH_PARAMS_HH_
+#define HABANERO_SDK_CPP_HABANERO_OAUTH_PARAMS_HH_
 
 #include <algorithm>
 #include <cstddef>
@@ -17,9 +19,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/codec.h"
+#include <habanero/codec.hh>
+#include <habanero/text.hh>
 
-namespace habanero::oauth2 {
+namespace habanero::sdk {
 
 // Largest accepted sizes of request values (bytes). Larger values are invalid_request.
 inline constexpr size_t kMaxClientIdBytes = 256;
@@ -33,22 +36,6 @@ inline constexpr size_t kMaxTokenBytes = 8192;  // access/refresh tokens, codes,
 
 namespace params_detail {
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != lower(prefix[i])) return false;
-  }
-  return true;
-}
-
-inline std::string_view trimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Splits an HTTP Authorization value into scheme and credentials ("Basic  abc " ->
 // {"Basic", "abc"}); nullopt without a space after the scheme.
 struct SchemeAndRest {
@@ -56,10 +43,10 @@ struct SchemeAndRest {
   std::string_view rest;
 };
 inline std::optional<SchemeAndRest> splitScheme(std::string_view header) {
-  header = trimSpaces(header);
+  header = trim(header);
   size_t sp = header.find(' ');
   if (sp == std::string_view::npos || sp == 0) return std::nullopt;
-  return SchemeAndRest{header.substr(0, sp), trimSpaces(header.substr(sp + 1))};
+  return SchemeAndRest{header.substr(0, sp), trim(header.substr(sp + 1))};
 }
 
 }  // namespace params_detail
@@ -175,36 +162,6 @@ inline std::optional<Prompt> parsePrompt(std::string_view value) {
   return p;
 }
 
-// A non-negative decimal integer of at most `max_digits` digits, no sign, no spaces.
-inline std::optional<int64_t> parseNonNegative(std::string_view s, size_t max_digits = 12) {
-  if (s.empty() || s.size() > max_digits) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-// A PKCE code_verifier: 43..128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.1).
-inline bool isPkceVerifier(std::string_view s) {
-  if (s.size() < 43 || s.size() > 128) return false;
-  for (char c : s) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == '~';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// An S256 code_challenge: BASE64URL(SHA-256(verifier)), i.e. exactly 43 base64url
-// characters encoding 32 bytes.
-inline bool isS256Challenge(std::string_view s) {
-  if (s.size() != 43) return false;
-  auto decoded = base64urlDecode(s);
-  return decoded && decoded->size() == 32;
-}
-
 // Client credentials from an HTTP Basic Authorization header (RFC 7617), each of
 // client_id and secret form-urlencoded inside as RFC 6749 §2.3.1 requires.
 struct BasicCredentials {
@@ -215,7 +172,7 @@ struct BasicCredentials {
 // Whether the Authorization header uses the Basic scheme (case-insensitive).
 inline bool isBasicAuth(std::string_view header) {
   auto parts = params_detail::splitScheme(header);
-  return parts && parts->scheme.size() == 5 && params_detail::startsWithIgnoreCase(parts->scheme, "basic");
+  return parts && parts->scheme.size() == 5 && startsWithIgnoreCase(parts->scheme, "basic");
 }
 
 // nullopt unless the header is "Basic <base64>" whose decoded text has a ':' and whose
@@ -241,7 +198,7 @@ inline std::optional<BasicCredentials> parseBasicAuth(std::string_view header) {
 // Whether the Authorization header uses the Bearer scheme (case-insensitive).
 inline bool isBearerAuth(std::string_view header) {
   auto parts = params_detail::splitScheme(header);
-  return parts && parts->scheme.size() == 6 && params_detail::startsWithIgnoreCase(parts->scheme, "bearer");
+  return parts && parts->scheme.size() == 6 && startsWithIgnoreCase(parts->scheme, "bearer");
 }
 
 // The token of "Bearer <b64token>" (RFC 6750 §2.1); nullopt for another scheme or a token
@@ -262,15 +219,6 @@ inline std::optional<std::string_view> parseBearer(std::string_view header) {
     if (token[k] != '=') return std::nullopt;
   }
   return token;
-}
-
-// Whether a Content-Type value names `media_type` (case-insensitive, parameters ignored):
-// mediaTypeIs("application/x-www-form-urlencoded; charset=UTF-8", "application/x-www-form-urlencoded").
-inline bool mediaTypeIs(std::string_view content_type, std::string_view media_type) {
-  size_t semi = content_type.find(';');
-  std::string_view type = params_detail::trimSpaces(content_type.substr(0, semi));
-  return type.size() == media_type.size() &&
-         params_detail::startsWithIgnoreCase(type, media_type);
 }
 
 // Whether `s` has the shape of a compact JWS: three non-empty-header base64url parts
@@ -315,10 +263,10 @@ inline std::optional<std::string> jwsHeader(std::string_view jws) {
 // Whether a JWT `typ` header value means "at+jwt" (RFC 9068 §2.1: case-insensitive, with
 // or without the "application/" prefix).
 inline bool isAccessTokenTyp(std::string_view typ) {
-  if (params_detail::startsWithIgnoreCase(typ, "application/")) typ.remove_prefix(12);
-  return typ.size() == 6 && params_detail::startsWithIgnoreCase(typ, "at+jwt");
+  if (startsWithIgnoreCase(typ, "application/")) typ.remove_prefix(12);
+  return typ.size() == 6 && startsWithIgnoreCase(typ, "at+jwt");
 }
 
-}  // namespace habanero::oauth2
+}  // namespace habanero::sdk
 
-#endif  // HABANERO_EXTENSIONS_OAUTH2_CORE_PARAMS_H_
+#endif  // HABANERO_SDK_CPP_HABANERO_OAUTH_PARAMS_HH_

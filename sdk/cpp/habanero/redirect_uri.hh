@@ -1,16 +1,16 @@
-// uri.h — redirect URI checks and query building, free of host calls.
+// redirect_uri.hh — redirect URI checks and query building.
 //
-// Header-only (standard library only), for the guest and host-side tests.
+// Pure (no host calls, standard library only), for guests, native tests and fuzzers.
 //
 // Redirect URIs are compared as strings (RFC 6749 §3.1.2.3, OAuth 2.0 Security BCP
 // RFC 9700 §4.1.3: exact matching), with one exception from RFC 8252 §7.3: for a registered
 // loopback URI `http://127.0.0.1[:port]/…` or `http://[::1][:port]/…` any port matches, the
 // rest must still be identical. `localhost` gets no such leniency (RFC 8252 §8.3).
 //
-//   redirectUriAllowed({"http://127.0.0.1/cb"}, "http://127.0.0.1:53121/cb")  // true
-//   appendQuery("https://app/cb?x=1", {{"code", "abc"}})  // "https://app/cb?x=1&code=abc"
-#ifndef HABANERO_EXTENSIONS_OAUTH2_CORE_URI_H_
-#define HABANERO_EXTENSIONS_OAUTH2_CORE_URI_H_
+//   sdk::redirectUriAllowed({"http://127.0.0.1/cb"}, "http://127.0.0.1:53121/cb")  // true
+//   sdk::appendQuery("https://app/cb?x=1", {{"code", "abc"}})  // "https://app/cb?x=1&code=abc"
+#ifndef HABANERO_SDK_CPP_HABANERO_REDIRECT_URI_HH_
+#define HABANERO_SDK_CPP_HABANERO_REDIRECT_URI_HH_
 
 #include <cstddef>
 #include <optional>
@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/codec.h"
+#include <habanero/text.hh>
 
-namespace habanero::oauth2 {
+namespace habanero::sdk {
 
 // Longest redirect URI (request or registration) the extension accepts.
 inline constexpr size_t kMaxRedirectUriBytes = 2048;
@@ -48,17 +48,6 @@ inline bool isValidRedirectUri(std::string_view uri) {
 }
 
 namespace uri_detail {
-
-inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // A loopback redirect URI split around its port: "http://127.0.0.1:8000/cb?x" ->
 // host "127.0.0.1", rest "/cb?x". nullopt unless the scheme is http, the host is exactly
@@ -146,6 +135,6 @@ inline std::string appendQuery(std::string_view uri,
   return out;
 }
 
-}  // namespace habanero::oauth2
+}  // namespace habanero::sdk
 
-#endif  // HABANERO_EXTENSIONS_OAUTH2_CORE_URI_H_
+#endif  // HABANERO_SDK_CPP_HABANERO_REDIRECT_URI_HH_
