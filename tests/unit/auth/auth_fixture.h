@@ -1,5 +1,6 @@
-// A real SqliteStorage in a temporary directory and a clock the test moves,
-// for the tests of src/auth/.
+// A real store in a temporary directory and a clock the test moves, for the
+// tests of src/auth/: SQLite, or PostgreSQL in the "postgres." ctest entries
+// (testing::openTestStore).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,7 +12,7 @@
 
 #include "habanero/clock.h"
 #include "habanero/storage.h"
-#include "store/sqlite/sqlite_storage.h"
+#include "postgres_test_server.h"
 
 namespace habanero::auth {
 
@@ -35,12 +36,13 @@ class AuthFixture : public ::testing::Test {
   }
   void TearDown() override {
     storage_.reset();
+    habanero::testing::cleanupTestStore(dir_);
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
   // Another connection to the same database, as the CLI would have.
   StoragePtr open() {
-    auto s = store::SqliteStorage::open(dir_ + "/habanero.db", clock_);
+    auto s = habanero::testing::openTestStore(dir_, clock_);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
   }

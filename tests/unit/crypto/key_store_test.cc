@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "habanero/clock.h"
 #include "nlohmann/json.hpp"
-#include "store/sqlite/sqlite_storage.h"
+#include "postgres_test_server.h"
 
 namespace habanero::crypto {
 namespace {
@@ -78,13 +78,13 @@ class KeyStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     storage_.reset();
+    habanero::testing::cleanupTestStore(dir_);
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
 
   void openStorage() {
-    absl::StatusOr<StoragePtr> storage =
-        store::SqliteStorage::open((dir_ / "habanero.db").string(), clock_);
+    absl::StatusOr<StoragePtr> storage = habanero::testing::openTestStore(dir_, clock_);
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_ = std::move(*storage);
   }

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "manual_clock.h"
-#include "store/sqlite/sqlite_storage.h"
+#include "postgres_test_server.h"
 
 namespace habanero::events {
 namespace {
@@ -74,12 +74,17 @@ class OutboxTest : public ::testing::Test {
     reopen();
     subs_.subscribe("mail.deliver", "mailer");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    outbox_.reset();
+    storage_.reset();
+    habanero::testing::cleanupTestStore(dir_);
+    std::filesystem::remove_all(dir_);
+  }
 
   void reopen() {
     outbox_.reset();
     storage_.reset();
-    auto s = store::SqliteStorage::open(dir_ + "/db", clock_, store::Synchronous::kFull);
+    auto s = habanero::testing::openTestStore(dir_, clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     storage_ = std::move(*s);
     outbox_ = std::make_unique<Outbox>(*storage_, clock_, options_);

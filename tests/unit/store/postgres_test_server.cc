@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "store/postgres/postgres_storage.h"
+#include "store/sqlite/sqlite_storage.h"
 
 #ifndef HABANERO_SOURCE_DIR
 #error "HABANERO_SOURCE_DIR must name the source tree"
@@ -158,6 +159,24 @@ absl::StatusOr<StoragePtr> openPostgresFor(const std::filesystem::path& dir, con
   o.pool_size = 4;
   ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresStorage> storage, store::PostgresStorage::open(o));
   return StoragePtr(std::move(storage));
+}
+
+}  // namespace habanero::testing
+
+namespace habanero::testing {
+
+std::string testStoreBackend() {
+  const char* backend = std::getenv("HABANERO_TEST_STORE");
+  return backend && std::string_view(backend) == "postgres" ? "postgres" : "sqlite";
+}
+
+absl::StatusOr<StoragePtr> openTestStore(const std::filesystem::path& dir, const Clock& clock) {
+  if (testStoreBackend() == "postgres") return openPostgresFor(dir, clock);
+  return store::SqliteStorage::open((dir / "habanero.db").string(), clock);
+}
+
+void cleanupTestStore(const std::filesystem::path& dir) {
+  if (testStoreBackend() == "postgres") dropPostgresDatabaseFor(dir);
 }
 
 }  // namespace habanero::testing

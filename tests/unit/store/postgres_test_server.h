@@ -45,3 +45,20 @@ absl::StatusOr<StoragePtr> openPostgresFor(const std::filesystem::path& dir, con
 std::string postgresQuery(const std::string& url, const std::string& sql);
 
 }  // namespace habanero::testing
+
+namespace habanero::testing {
+
+// The backend a suite registered with habanero_store_test() runs on this time:
+// "postgres" when HABANERO_TEST_STORE=postgres (the ctest entries prefixed
+// "postgres."), else "sqlite".
+std::string testStoreBackend();
+
+// Opens the test store of directory `dir` on testStoreBackend(): SQLite at
+// dir/habanero.db, or the PostgreSQL database of `dir`. Called again with the
+// same `dir`, it reopens the same data (another connection, or a restart).
+absl::StatusOr<StoragePtr> openTestStore(const std::filesystem::path& dir, const Clock& clock);
+
+// Releases what openTestStore() made outside `dir`; call before removing `dir`.
+void cleanupTestStore(const std::filesystem::path& dir);
+
+}  // namespace habanero::testing
