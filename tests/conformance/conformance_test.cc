@@ -1,0 +1,103 @@
+// The ABI conformance suite (cases.json) on the in-process host: one gtest case
+// per conformance case, named after it (AbiConformance.<case>). A case the host
+// declares as a difference (differences/in-process.json, empty) must fail, with
+// its reason printed; one that then passes fails the test, so the list stays true.
+//
+// With HABANERO_CONFORMANCE_URL set, the same cases run over HTTP against the host
+// at that base URL instead (http_host.h; README.md says what it must have loaded).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/str_join.h"
+#include "http_host.h"
+#include "inprocess_host.h"
+#include "suite.h"
+
+namespace habanero::conformance {
+namespace {
+
+const char* kCases = HABANERO_SOURCE_DIR "/tests/conformance/cases.json";
+
+struct Shared {
+  std::unique_ptr<AbiHost> host;
+  absl::Status prepared;
+  Differences differences;
+};
+
+Shared& shared(const Suite& suite) {
+  static Shared* s = [&] {
+    auto* out = new Shared();
+    if (const char* url = std::getenv("HABANERO_CONFORMANCE_URL"); url != nullptr && *url) {
+      out->host = std::make_unique<HttpHost>(url, std::getenv("HABANERO_CONFORMANCE_HOST")
+                                                      ? std::getenv("HABANERO_CONFORMANCE_HOST")
+                                                      : "http");
+    } else {
+      out->host = std::make_unique<InProcessHost>(HABANERO_WASM_OUT);
+    }
+    out->prepared = out->host->prepare(suite.fixtures());
+    auto d = suite.differencesFor(out->host->name());
+    if (!d.ok()) out->prepared = d.status();
+    else out->differences = *d;
+    return out;
+  }();
+  return *s;
+}
+
+class ConformanceCase : public ::testing::Test {
+ public:
+  ConformanceCase(const Suite* suite, const Case* c) : suite_(suite), case_(c) {}
+  void TestBody() override {
+    Shared& s = shared(*suite_);
+    ASSERT_TRUE(s.prepared.ok()) << s.prepared;
+    RecordProperty("doc", case_->doc);
+    CaseResult r = suite_->run(*case_, *s.host);
+    if (r.skipped) GTEST_SKIP() << *r.skipped;
+    auto diff = s.differences.reasons.find(case_->name);
+    if (diff != s.differences.reasons.end()) {
+      EXPECT_FALSE(r.failures.empty())
+          << "declared as a difference of host '" << s.host->name() << "' (" << diff->second
+          << ") but it passes: remove it from differences/" << s.host->name() << ".json";
+      if (!r.failures.empty()) {
+        std::cout << "known difference: " << diff->second << "\n";
+      }
+      return;
+    }
+    EXPECT_TRUE(r.failures.empty()) << case_->name << ": " << case_->doc << "\n  "
+                                    << absl::StrJoin(r.failures, "\n  ");
+  }
+
+ private:
+  const Suite* suite_;
+  const Case* case_;
+};
+
+class BrokenSuite : public ::testing::Test {
+ public:
+  explicit BrokenSuite(absl::Status s) : status_(std::move(s)) {}
+  void TestBody() override { FAIL() << status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// Registers every case before main() runs (gtest_discover_tests lists them).
+const bool kRegistered = [] {
+  static absl::StatusOr<Suite> suite = Suite::open(kCases);
+  if (!suite.ok()) {
+    ::testing::RegisterTest("AbiConformance", "cases_json", nullptr, nullptr, __FILE__, __LINE__,
+                            [] { return new BrokenSuite(suite.status()); });
+    return true;
+  }
+  for (const Case& c : suite->cases()) {
+    const Case* cp = &c;
+    const Suite* sp = &*suite;
+    ::testing::RegisterTest("AbiConformance", c.name.c_str(), nullptr, nullptr, __FILE__,
+                            __LINE__, [sp, cp] { return new ConformanceCase(sp, cp); });
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace habanero::conformance
