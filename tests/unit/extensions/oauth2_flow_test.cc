@@ -1,59 +1,35 @@
-// The oauth2 extension's protocol flows, its sources compiled natively against a fake host
-// (oauth2_fake_host.h): authorization code + PKCE with login and consent, prompt/max_age,
-// refresh rotation and reuse, code replay, client authentication, userinfo, introspection,
-// revocation, logout, and bad input. Real clients against the real host: tests/interop.
+// The oauth2 extension's protocol flows, its sources compiled natively against the SDK test
+// kit's fake host (sdk/testing/fake_host.h): authorization code + PKCE with login and consent,
+// prompt/max_age, refresh rotation and reuse, code replay, client authentication, userinfo,
+// introspection, revocation, logout, and bad input. Real clients against the real host:
+// tests/interop.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <openssl/sha.h>
 
 #include <regex>
 
-#include "core/codec.h"
-#include "core/params.h"
-#include "oauth2_fake_host.h"
+#include "fake_host.h"
 
-using habanero::oauth2::base64urlDecode;
-using habanero::oauth2::base64urlEncode;
-using habanero::oauth2::base64Encode;
-using habanero::oauth2::percentEncode;
+int32_t onRequest();  // extensions/oauth2/main.cc: habanero_on_request
+
+namespace ht = habanero::testing;
+using ht::base64url;
 using Json = nlohmann::json;
+using FakeResponse = ht::Response;
 
 namespace {
 
 const std::string kIssuer = "http://op.test";
 const std::string kRedirect = "https://rp.example/cb";
 
-std::string sha(const std::string& d) {
-  unsigned char o[32];
-  SHA256((const unsigned char*)d.data(), d.size(), o);
-  return std::string((char*)o, 32);
-}
+std::string base64urlEncode(std::string_view s) { return ht::base64url(s); }
+std::string percentEncode(std::string_view s) { return ht::urlEncode(s); }
+std::string sha(const std::string& d) { return ht::sha256(d); }
 
-std::map<std::string, std::string> queryOf(const std::string& url) {
-  std::map<std::string, std::string> m;
-  auto q = url.find('?');
-  if (q == std::string::npos) return m;
-  std::string rest = url.substr(q + 1);
-  size_t i = 0;
-  while (i < rest.size()) {
-    size_t amp = rest.find('&', i);
-    if (amp == std::string::npos) amp = rest.size();
-    std::string pair = rest.substr(i, amp - i);
-    size_t eq = pair.find('=');
-    m[*habanero::oauth2::formUrlDecode(pair.substr(0, eq))] =
-        *habanero::oauth2::formUrlDecode(pair.substr(eq + 1));
-    i = amp + 1;
-  }
-  return m;
-}
+std::map<std::string, std::string> queryOf(const std::string& url) { return ht::queryParams(url); }
 
 std::string form(const std::vector<std::pair<std::string, std::string>>& kv) {
-  std::string s;
-  for (auto& [k, v] : kv) {
-    if (!s.empty()) s += "&";
-    s += percentEncode(k) + "=" + percentEncode(v);
-  }
-  return s;
+  return ht::encodeForm(kv);
 }
 
 const std::map<std::string, std::string> kForm = {
@@ -61,46 +37,63 @@ const std::map<std::string, std::string> kForm = {
 
 std::map<std::string, std::string> basic(const std::string& id, const std::string& secret) {
   auto h = kForm;
-  h["authorization"] = "Basic " + base64Encode(percentEncode(id) + ":" + percentEncode(secret));
+  h["authorization"] = "Basic " + ht::base64(percentEncode(id) + ":" + percentEncode(secret));
   return h;
 }
 
 Json jwtPart(const std::string& jwt, int part) {
   size_t a = jwt.find('.'), b = jwt.rfind('.');
   std::string seg = part == 0 ? jwt.substr(0, a) : jwt.substr(a + 1, b - a - 1);
-  return Json::parse(*base64urlDecode(seg));
+  return Json::parse(ht::base64urlDecode(seg).value_or("null"));
 }
 
-class Flow : public ::testing::Test {
+class OAuth2Flow : public ::testing::Test {
  protected:
   void SetUp() override {
-    g = FakeHost{};
-    g.settings["issuer"] = kIssuer;
-    g.clients["rp"] = R"({"client_id":"rp","name":"Relying <Party>","public":false,
+    host.settings["issuer"] = kIssuer;
+    host.addClient(R"({"client_id":"rp","name":"Relying <Party>","public":false,
       "redirect_uris":["https://rp.example/cb"],"post_logout_redirect_uris":["https://rp.example/bye"],
       "grant_types":["authorization_code","refresh_token","client_credentials"],
-      "scopes":["openid","profile","email","offline_access"],"first_party":false,"token_format":"jwt"})";
-    g.secrets["rp"] = "s3cret";
-    g.clients["pub"] = R"({"client_id":"pub","name":"Native","public":true,
+      "scopes":["openid","profile","email","offline_access"],"first_party":false,"token_format":"jwt"})",
+                   "s3cret");
+    host.addClient(R"({"client_id":"pub","name":"Native","public":true,
       "redirect_uris":["http://127.0.0.1/cb"],"grant_types":["authorization_code","refresh_token"],
-      "scopes":["openid","email","offline_access"],"first_party":false,"token_format":"opaque"})";
-    g.clients["fp"] = R"({"client_id":"fp","name":"First","public":false,
+      "scopes":["openid","email","offline_access"],"first_party":false,"token_format":"opaque"})");
+    host.addClient(R"({"client_id":"fp","name":"First","public":false,
       "redirect_uris":["https://fp.example/cb"],"grant_types":["authorization_code"],
-      "scopes":["openid","email"],"first_party":true})";
-    g.secrets["fp"] = "fpsecret";
-    g.users["u1"] = R"({"sub":"u1","email":"alice@example.com","email_verified":true,"name":"Alice","phone_number":"+15550100"})";
+      "scopes":["openid","email"],"first_party":true})",
+                   "fpsecret");
+    host.addUser({.sub = "u1", .email = "alice@example.com", .name = "Alice",
+                  .phone_number = "+15550100"});
   }
 
-  void login(int64_t age_s = 0) {
-    g.session = Json{{"sub", "u1"}, {"amr", {"pwd"}}, {"auth_time", g.now_ms / 1000 - age_s},
-                     {"sid", "sid-1"}}
-                    .dump();
+  // One request from the test's browser (its cookies: the session), with headers as a map.
+  FakeResponse call(const std::string& method, const std::string& target,
+                    const std::map<std::string, std::string>& headers = {},
+                    const std::string& body = "") {
+    ht::Request r;
+    r.method = method;
+    r.target = target;
+    for (const auto& [k, v] : headers) r.headers.emplace_back(k, v);
+    r.body = body;
+    return browser.send(std::move(r));
   }
+
+  // Where the last session_require_login wants the browser to come back to.
+  std::string loginReturnTo() const {
+    return host.login_requests.empty() ? "" : host.login_requests.back().return_to;
+  }
+  bool signedIn() const { return browser.session() != nullptr; }
+
+  ht::FakeHost host{onRequest};
+  ht::Browser browser{host};
+
+  void login(int64_t age_s = 0) { browser.signIn("u1", {"pwd"}, host.now_ms / 1000 - age_s); }
 
   struct Pkce { std::string verifier, challenge; };
   Pkce pkce() {
     Pkce p;
-    p.verifier = base64urlEncode(std::string(32, 'v')) + "xyz";
+    p.verifier = base64url(std::string(32, 'v')) + "xyz";
     p.challenge = base64urlEncode(sha(p.verifier));
     return p;
   }
@@ -121,7 +114,7 @@ class Flow : public ::testing::Test {
     for (int hops = 0; hops < 6; ++hops) {
       if (r.status == 302 && r.header("location").rfind("/login", 0) == 0) {
         login();
-        r = call("GET", g.login_return_to);
+        r = call("GET", loginReturnTo());
         continue;
       }
       if (r.status == 200 && r.body.find("name=\"csrf\"") != std::string::npos) {
@@ -169,7 +162,7 @@ class Flow : public ::testing::Test {
   FakeResponse last_;
 };
 
-TEST_F(Flow, Discovery) {
+TEST_F(OAuth2Flow, Discovery) {
   FakeResponse r = call("GET", "/.well-known/openid-configuration");
   ASSERT_EQ(r.status, 200);
   Json d = Json::parse(r.body);
@@ -184,7 +177,7 @@ TEST_F(Flow, Discovery) {
   EXPECT_EQ(call("POST", "/jwks.json").status, 405);
 }
 
-TEST_F(Flow, FullCodeFlow) {
+TEST_F(OAuth2Flow, FullCodeFlow) {
   auto p = pkce();
   int pages = 0;
   std::string loc = run(authorizeUrl("rp", kRedirect, "openid email offline_access", p.challenge), true, &pages);
@@ -246,7 +239,7 @@ TEST_F(Flow, FullCodeFlow) {
   EXPECT_FALSE(t4.contains("refresh_token"));
 }
 
-TEST_F(Flow, ConsentPageEscapesAndDeny) {
+TEST_F(OAuth2Flow, ConsentPageEscapesAndDeny) {
   login();
   FakeResponse r = call("GET", authorizeUrl("rp", kRedirect, "openid", pkce().challenge));
   ASSERT_EQ(r.status, 200);
@@ -264,18 +257,18 @@ TEST_F(Flow, ConsentPageEscapesAndDeny) {
   EXPECT_EQ(c.status, 400);
 }
 
-TEST_F(Flow, FirstPartySkipsConsent) {
+TEST_F(OAuth2Flow, FirstPartySkipsConsent) {
   int pages = 0;
   auto p = pkce();
   std::string loc = run(authorizeUrl("fp", "https://fp.example/cb", "openid email", p.challenge), true, &pages);
   EXPECT_EQ(pages, 0);
   EXPECT_FALSE(queryOf(loc)["code"].empty()) << loc;
-  g.settings["first_party_skip_consent"] = "false";
+  host.settings["first_party_skip_consent"] = "false";
   loc = run(authorizeUrl("fp", "https://fp.example/cb", "openid email", p.challenge), true, &pages);
   EXPECT_EQ(pages, 1);
 }
 
-TEST_F(Flow, PromptNoneAndLogin) {
+TEST_F(OAuth2Flow, PromptNoneAndLogin) {
   auto p = pkce();
   FakeResponse r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=none"));
   ASSERT_EQ(r.status, 302);
@@ -289,32 +282,32 @@ TEST_F(Flow, PromptNoneAndLogin) {
   // prompt=login with a session: login again; an old session on return is login_required.
   login(100);
   r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=login"));
-  ASSERT_EQ(r.header("location"), "/login?rt=fake");
-  std::string back = g.login_return_to;
+  ASSERT_EQ(r.header("location").rfind("/login?rt=", 0), 0u);
+  std::string back = loginReturnTo();
   r = call("GET", back);
   EXPECT_EQ(queryOf(r.header("location"))["error"], "login_required");
   // ... and a fresh login proceeds (to consent here).
   r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&prompt=login"));
   login();
-  r = call("GET", g.login_return_to);
+  r = call("GET", loginReturnTo());
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("csrf"), std::string::npos);
 
   // max_age exceeded -> login.
   login(100);
   r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=10"));
-  EXPECT_EQ(r.header("location"), "/login?rt=fake");
+  EXPECT_EQ(r.header("location").rfind("/login?rt=", 0), 0u);
   r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=10&prompt=none"));
   EXPECT_EQ(queryOf(r.header("location"))["error"], "login_required");
   r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&max_age=-1"));
   EXPECT_EQ(queryOf(r.header("location"))["error"], "invalid_request");
-  EXPECT_EQ(g.login_hint, "");
-  g.session.reset();
+  EXPECT_EQ(host.login_requests.back().login_hint, "");
+  browser.cookies.erase("habanero_session");
   call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&login_hint=alice%40example.com"));
-  EXPECT_EQ(g.login_hint, "alice@example.com");
+  EXPECT_EQ(host.login_requests.back().login_hint, "alice@example.com");
 }
 
-TEST_F(Flow, RedirectUriAndClientErrorsNeverRedirect) {
+TEST_F(OAuth2Flow, RedirectUriAndClientErrorsNeverRedirect) {
   for (std::string url : {
            authorizeUrl("rp", "https://evil.example/cb", "openid", pkce().challenge),
            authorizeUrl("rp", kRedirect + "?x=1", "openid", pkce().challenge),
@@ -334,7 +327,7 @@ TEST_F(Flow, RedirectUriAndClientErrorsNeverRedirect) {
   }
 }
 
-TEST_F(Flow, AuthorizeErrorsRedirect) {
+TEST_F(OAuth2Flow, AuthorizeErrorsRedirect) {
   login();
   auto expectError = [&](const std::string& url, const std::string& error) {
     FakeResponse r = call("GET", url);
@@ -361,7 +354,7 @@ TEST_F(Flow, AuthorizeErrorsRedirect) {
   EXPECT_EQ(call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&login_hint=%C3%28")).status, 400);
 }
 
-TEST_F(Flow, PublicClientLoopbackOpaque) {
+TEST_F(OAuth2Flow, PublicClientLoopbackOpaque) {
   auto p = pkce();
   std::string redirect = "http://127.0.0.1:53211/cb";
   std::string loc = run(authorizeUrl("pub", redirect, "openid email offline_access", p.challenge));
@@ -394,24 +387,24 @@ TEST_F(Flow, PublicClientLoopbackOpaque) {
   EXPECT_EQ(r.status, 401);
 }
 
-TEST_F(Flow, PkceChecksAtTheTokenEndpoint) {
+TEST_F(OAuth2Flow, PkceChecksAtTheTokenEndpoint) {
   auto p = pkce();
   std::string loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
   EXPECT_EQ(redeem(queryOf(loc)["code"], "", 400)["error"], "invalid_grant");
   loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
   EXPECT_EQ(redeem(queryOf(loc)["code"], pkce().verifier + "x", 400)["error"], "invalid_grant");
-  g.settings["require_pkce"] = "false";
+  host.settings["require_pkce"] = "false";
   loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
   EXPECT_EQ(redeem(queryOf(loc)["code"], p.verifier, 400)["error"], "invalid_grant");  // downgrade
   loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
   redeem(queryOf(loc)["code"], "", 200);
   // Expired code.
   loc = run(authorizeUrl("rp", kRedirect, "openid", ""));
-  g.now_ms += 61000;
+  host.now_ms += 61000;
   EXPECT_EQ(redeem(queryOf(loc)["code"], "", 400)["error"], "invalid_grant");
 }
 
-TEST_F(Flow, TokenEndpointErrors) {
+TEST_F(OAuth2Flow, TokenEndpointErrors) {
   auto post = [&](std::map<std::string, std::string> h, const std::string& body) {
     return call("POST", "/token", h, body);
   };
@@ -453,13 +446,12 @@ TEST_F(Flow, TokenEndpointErrors) {
   r = post(kForm, "grant_type=client_credentials");
   EXPECT_EQ(r.status, 401);
   // Percent-encoded Basic credentials.
-  g.clients["a:b"] = R"({"client_id":"a:b","grant_types":["client_credentials"]})";
-  g.secrets["a:b"] = "p+ %";
+  host.addClient(R"({"client_id":"a:b","grant_types":["client_credentials"]})", "p+ %");
   r = post(basic("a:b", "p+ %"), "grant_type=client_credentials");
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
-TEST_F(Flow, UserinfoErrors) {
+TEST_F(OAuth2Flow, UserinfoErrors) {
   FakeResponse r = call("GET", "/userinfo");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.header("www-authenticate"), "Bearer realm=\"oauth2\"");
@@ -478,12 +470,12 @@ TEST_F(Flow, UserinfoErrors) {
   EXPECT_EQ(r.status, 400);
   r = call("POST", "/userinfo", kForm, "access_token=" + t["access_token"].get<std::string>());
   EXPECT_EQ(r.status, 200);
-  g.now_ms += 3601 * 1000;
+  host.now_ms += 3601 * 1000;
   EXPECT_EQ(userinfo(t["access_token"]).status, 401);
   EXPECT_EQ(introspect(t["access_token"])["active"], false);
 }
 
-TEST_F(Flow, Logout) {
+TEST_F(OAuth2Flow, Logout) {
   auto p = pkce();
   std::string loc = run(authorizeUrl("rp", kRedirect, "openid", p.challenge));
   Json t = redeem(queryOf(loc)["code"], p.verifier);
@@ -491,35 +483,36 @@ TEST_F(Flow, Logout) {
   FakeResponse r = call("GET", "/logout?id_token_hint=" + hint +
                                    "&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F");
   EXPECT_EQ(r.status, 400);
-  EXPECT_TRUE(g.session.has_value());
+  EXPECT_TRUE(signedIn());
   r = call("GET", "/logout?id_token_hint=" + hint +
                       "&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye&state=z");
   EXPECT_EQ(r.status, 302);
   EXPECT_EQ(r.header("location"), "https://rp.example/bye?state=z");
-  EXPECT_FALSE(g.session.has_value());
+  EXPECT_FALSE(signedIn());
   // Without a hint: confirmation bound to the session.
   login();
   r = call("GET", "/logout?client_id=rp&post_logout_redirect_uri=https%3A%2F%2Frp.example%2Fbye");
   ASSERT_EQ(r.status, 200);
-  EXPECT_TRUE(g.session.has_value());
+  EXPECT_TRUE(signedIn());
   std::smatch m;
   std::regex_search(r.body, m, std::regex("name=\"l\" value=\"([^\"]+)\""));
   std::string l = m[1];
-  g.session = Json{{"sub", "u1"}, {"amr", {"pwd"}}, {"auth_time", 1}, {"sid", "other"}}.dump();
+  std::string first = browser.cookies["habanero_session"];
+  browser.signIn("u1", {"pwd"}, 1);  // another session of the same user
   r = call("POST", "/logout", kForm, form({{"l", l}, {"decision", "logout"}}));
   EXPECT_EQ(r.status, 400);
   // The other session's attempt did not use the confirmation up.
-  login();
+  browser.cookies["habanero_session"] = first;
   r = call("POST", "/logout", kForm, form({{"l", l}, {"decision", "logout"}}));
   EXPECT_EQ(r.status, 303);
   EXPECT_EQ(r.header("location"), "https://rp.example/bye");
-  EXPECT_FALSE(g.session.has_value());
+  EXPECT_FALSE(signedIn());
   // Tampered hint.
   r = call("GET", "/logout?id_token_hint=" + hint + "x");
   EXPECT_EQ(r.status, 400);
 }
 
-TEST_F(Flow, RevokeJwtAccessToken) {
+TEST_F(OAuth2Flow, RevokeJwtAccessToken) {
   auto p = pkce();
   std::string loc = run(authorizeUrl("rp", kRedirect, "openid offline_access", p.challenge));
   Json t = redeem(queryOf(loc)["code"], p.verifier);
@@ -539,8 +532,8 @@ TEST_F(Flow, RevokeJwtAccessToken) {
   EXPECT_EQ(r.status, 400);
 }
 
-TEST_F(Flow, NoIssuerIsNotAConfigurationCrash) {
-  g.settings.clear();
+TEST_F(OAuth2Flow, NoIssuerIsNotAConfigurationCrash) {
+  host.settings.clear();
   EXPECT_EQ(call("GET", "/.well-known/openid-configuration").status, 503);
 }
 
