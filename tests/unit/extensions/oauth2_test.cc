@@ -1,15 +1,19 @@
-// Host-side tests of the oauth2 extension's parsing core (extensions/oauth2/core/): the
-// same headers the guest compiles, free of host calls.
+// Host-side tests of the OAuth parsing code the oauth2 extension uses, now in the guest library
+// (sdk/cpp/habanero/: codec, OAuth params, redirect URIs, PKCE, text, JSON): the same headers
+// the guest compiles, free of host calls.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "core/codec.h"
-#include "core/params.h"
-#include "core/uri.h"
+#include <habanero/codec.hh>
+#include <habanero/json.hh>
+#include <habanero/oauth_params.hh>
+#include <habanero/pkce.hh>
+#include <habanero/redirect_uri.hh>
+#include <habanero/text.hh>
 
-namespace habanero::oauth2 {
+namespace habanero::sdk {
 namespace {
 
 TEST(Base64url, RoundTripsAllLengths) {
@@ -253,4 +257,4 @@ TEST(ClientId, Syntax) {
 }
 
 }  // namespace
-}  // namespace habanero::oauth2
+}  // namespace habanero::sdk
