@@ -18,6 +18,8 @@ packages=(
   sqlite3 python3 python3-aiosmtpd openssl
   # the PostgreSQL store: client library, and a server the tests start themselves
   libpq-dev postgresql-15
+  # the cluster roles: gRPC between gateway and workers, Prometheus metrics
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
 )
 for extra in "$@"; do
   case "$extra" in
