@@ -23,6 +23,7 @@
 #include "runtime/router.h"
 #include "server/admin_api.h"
 #include "server/native_pages.h"
+#include "server/web_assets.h"
 #include "store/sqlite/sqlite_storage.h"
 
 #ifndef HABANERO_DEFAULT_EXTENSION_DIR
@@ -47,6 +48,7 @@ struct App::Parts {
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
   std::unique_ptr<NativePages> pages;  // /login and /static/ in front of the router
+  std::string page_template;  // the shell of every page: [web] page_template or web/page.html
   std::unique_ptr<AdminApi> admin;     // /admin/ in front of the pages
   std::unique_ptr<http::HttpServer> http;
   std::string pid_file;
@@ -65,11 +67,16 @@ struct App::Parts {
 
 namespace {
 
-// The extensions' configurations with the setting "issuer" filled in where the
-// operator did not set one, so protocol extensions always know the issuer.
+// The extensions' configurations with the settings "issuer" and "page_template"
+// (the one page shell, sdk/cpp/habanero/page_shell.hh) filled in where the
+// operator did not set them, so every extension knows both.
 std::vector<ExtensionConfig> withIssuer(std::vector<ExtensionConfig> extensions,
-                                        const std::string& issuer) {
-  for (ExtensionConfig& e : extensions) e.settings.try_emplace("issuer", issuer);
+                                        const std::string& issuer,
+                                        const std::string& page_template) {
+  for (ExtensionConfig& e : extensions) {
+    e.settings.try_emplace("issuer", issuer);
+    e.settings.try_emplace(std::string(sdk::kPageTemplateSetting), page_template);
+  }
   return extensions;
 }
 
@@ -259,6 +266,10 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
                  "(development only)");
   }
 
+  ASSIGN_OR_RETURN(std::optional<std::string> shell, readPageTemplate(c));
+  parts->page_template = shell ? std::move(*shell) : std::string(web::kPageHtml);
+  if (shell) spdlog::info("pages use the shell {}", c.web.page_template);
+
   runtime::EngineOptions eo;
   eo.epoch_tick_ms = c.runtime.epoch_tick_ms;
   eo.pool_instances = c.runtime.pool_instances;
@@ -274,7 +285,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->router =
       std::make_unique<runtime::ExtensionRouter>(*parts->engine, parts->services, ext_dir);
   runtime::ReloadReport report =
-      parts->router->load(withIssuer(c.extensions, issuerBeforeStart(c)));
+      parts->router->load(withIssuer(c.extensions, issuerBeforeStart(c), parts->page_template));
   spdlog::info("{} extension(s) loaded, {} failed; {} client(s) registered", report.loaded,
                report.failed, parts->clients->size());
   runtime::ExtensionRouter* router = parts->router.get();
@@ -291,7 +302,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
       return a.display_name < b.display_name;
     });
     return methods;
-  });
+  }, parts->page_template);
   parts->admin = std::make_unique<AdminApi>(c.admin, *parts->pages, *parts->users,
                                             *parts->clients, *parts->keys);
   if (c.admin.enabled) spdlog::info("admin API enabled at /admin/");
@@ -316,7 +327,7 @@ absl::Status App::start() {
   RETURN_IF_ERROR(parts_->http->start());
   if (issuerBeforeStart(c).empty()) {
     // Port 0: only now is the issuer known; hand it to the extensions.
-    parts_->router->load(withIssuer(c.extensions, issuer()));
+    parts_->router->load(withIssuer(c.extensions, issuer(), parts_->page_template));
   }
   parts_->router->startWatching(c.runtime.watch_interval_ms);
   // After the issuer is known: event handlers build links from it.

@@ -18,6 +18,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+// The shell's rules are the guest library's (one source for host and extensions).
+#include <habanero/page_shell.hh>
+
 namespace habanero::server {
 namespace {
 
@@ -77,12 +80,14 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(events, retry_max_ms),
     HABANERO_CONFIG_FIELD(events, max_attempts),
     HABANERO_CONFIG_FIELD(events, failed_ttl_s),
+    HABANERO_CONFIG_FIELD(web, page_template),
 };
 
 #undef HABANERO_CONFIG_FIELD
 
-constexpr std::string_view kSections[] = {"server", "runtime", "store", "log",      "keys",
-                                          "admin",  "mail",    "sms",   "outbound", "events"};
+constexpr std::string_view kSections[] = {"server", "runtime", "store",    "log",
+                                          "keys",   "admin",   "mail",     "sms",
+                                          "outbound", "events", "web"};
 // Other names operators know these keys by (the and common SMTP tooling's).
 constexpr std::pair<std::string_view, std::string_view> kEnvAliases[] = {
     {"HABANERO_SMTP_URL", "HABANERO_MAIL_URL"},
@@ -736,8 +741,31 @@ absl::Status validateConfig(const Config& config) {
     if (ext.deadline_ms == 0) complain(key + ".deadline_ms", "must be > 0");
   }
 
+  if (absl::StatusOr<std::optional<std::string>> shell = readPageTemplate(config); !shell.ok()) {
+    problems.push_back(std::string(shell.status().message()));
+  }
+
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+}
+
+absl::StatusOr<std::optional<std::string>> readPageTemplate(const Config& config) {
+  const std::string& path = config.web.page_template;
+  if (path.empty()) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("web.page_template: ", path,
+                                                   ": cannot open: ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return absl::InvalidArgumentError(absl::StrCat("web.page_template: ", path, ": read error"));
+  }
+  if (std::string problem = sdk::pageTemplateProblem(text.str()); !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("web.page_template: ", path, ": ", problem));
+  }
+  return text.str();
 }
 
 }  // namespace habanero::server

@@ -2,7 +2,7 @@
 // HABANERO_<SECTION>_<KEY> environment variables, then command-line flags.
 //
 // Every scalar key of [server], [runtime], [store], [log], [keys], [admin],
-// [mail], [sms], [outbound] and [events] can be set from the environment, e.g.
+// [mail], [sms], [outbound], [events] and [web] can be set from the environment, e.g.
 // HABANERO_SERVER_LISTEN=0.0.0.0:9000 or HABANERO_KEYS_ALG=EdDSA;
 // HABANERO_SMTP_URL and HABANERO_SMTP_FROM are aliases of HABANERO_MAIL_URL/_FROM. Errors name the key and, for the file,
 // its path and line: "habanero.toml:12:1: server.threads: expected an integer".
@@ -129,6 +129,15 @@ struct Config {
     uint32_t failed_ttl_s = 7 * 24 * 3600;  // failed records stay visible this long
   } events;
 
+  // The one shell of every HTML page: the host's and every extension's (the host hands it
+  // to each as the setting "page_template"; sdk/cpp/habanero/page_shell.hh).
+  struct Web {
+    // An HTML file replacing the built-in web/page.html, read at start-up. It must hold the
+    // placeholders {{title}} (the page title, escaped) and {{body}} (the page's markup).
+    // "" = the built-in shell.
+    std::string page_template;
+  } web;
+
   std::vector<StaticClientConfig> clients;  // [[clients]]; none by default
 
   std::vector<ExtensionConfig> extensions;  // when the file has none: the default set
@@ -147,5 +156,10 @@ absl::StatusOr<Config> loadConfig(const std::string& path, const char* const* en
 // admin.token set when the admin API is on, static client ids unique).
 // Static clients' registration rules are checked where they are stored.
 absl::Status validateConfig(const Config& config);
+
+// The operator's page shell (web.page_template), read and checked now; nullopt when none is
+// configured (the built-in web/page.html applies). Errors name the key and the file:
+// "web.page_template: /etc/habanero/page.html: lacks the placeholder {{body}}".
+absl::StatusOr<std::optional<std::string>> readPageTemplate(const Config& config);
 
 }  // namespace habanero::server

@@ -14,29 +14,6 @@ namespace {
 constexpr std::string_view kLoginPath = "/login";
 constexpr std::string_view kStylePath = "/static/style.css";
 
-// The host's pages load nothing but its own stylesheet.
-constexpr std::string_view kPageCsp =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'";
-
-Response page(int status, std::string_view title, std::string body_html) {
-  Response r;
-  r.status = status;
-  r.headers = {{"Content-Type", "text/html; charset=utf-8"},
-               {"Cache-Control", "no-store"},
-               {"Content-Security-Policy", std::string(kPageCsp)},
-               {"X-Frame-Options", "DENY"},
-               {"X-Content-Type-Options", "nosniff"},
-               {"Referrer-Policy", "no-referrer"}};
-  r.body = renderTemplate(web::kLoginHtml,
-                          {{"title", htmlEscape(title)}, {"body", std::move(body_html)}});
-  return r;
-}
-
-Response message(int status, std::string_view text) {
-  return page(status, "Sign in", strCat("<p class=\"error\">", htmlEscape(text), "</p>\n"));
-}
-
 Response methodNotAllowed() {
   Response r = Response::text(405, "method not allowed\n");
   r.headers.emplace_back("Allow", "GET, HEAD");
@@ -47,46 +24,27 @@ bool isGet(const Request& request) { return request.method == "GET" || request.m
 
 }  // namespace
 
-std::string htmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
+NativePages::NativePages(Dispatcher& next, const auth::Sessions& sessions, MethodsFn methods,
+                         std::string page_template)
+    : next_(next),
+      sessions_(sessions),
+      methods_(std::move(methods)),
+      page_template_(page_template.empty() ? std::string(web::kPageHtml)
+                                           : std::move(page_template)) {}
+
+Response NativePages::page(int status, std::string_view title, std::string body_html) const {
+  Response r;
+  r.status = status;
+  // The headers of every page, the host's as the extensions' (one CSP).
+  for (auto [name, value] : sdk::kPageHeaders) r.headers.emplace_back(name, value);
+  r.body = sdk::renderPage(page_template_, title, body_html);
+  return r;
 }
 
-std::string renderTemplate(std::string_view tmpl,
-                           const std::vector<std::pair<std::string_view, std::string>>& values) {
-  std::string out;
-  out.reserve(tmpl.size());
-  size_t i = 0;
-  while (i < tmpl.size()) {
-    size_t open = tmpl.find("{{", i);
-    if (open == std::string_view::npos) break;
-    size_t close = tmpl.find("}}", open + 2);
-    if (close == std::string_view::npos) break;
-    out.append(tmpl.substr(i, open - i));
-    std::string_view name = tmpl.substr(open + 2, close - open - 2);
-    auto it = std::find_if(values.begin(), values.end(),
-                           [&](const auto& v) { return v.first == name; });
-    if (it != values.end()) out.append(it->second);
-    else out.append(tmpl.substr(open, close + 2 - open));
-    i = close + 2;
-  }
-  out.append(tmpl.substr(std::min(i, tmpl.size())));
-  return out;
+Response NativePages::message(int status, std::string_view text) const {
+  return page(status, "Sign in",
+              strCat("<h1>Sign in</h1>\n<p class=\"error\">", htmlEscape(text), "</p>\n"));
 }
-
-NativePages::NativePages(Dispatcher& next, const auth::Sessions& sessions, MethodsFn methods)
-    : next_(next), sessions_(sessions), methods_(std::move(methods)) {}
 
 Response NativePages::dispatch(const Request& request) {
   if (request.path == kStylePath) {
@@ -138,7 +96,7 @@ Response NativePages::loginPage(const Request& request) const {
                  {"Referrer-Policy", "no-referrer"}};
     return r;
   }
-  std::string body = "<p>Choose how to sign in:</p>\n<ul class=\"methods\">\n";
+  std::string body = "<h1>Sign in</h1>\n<p>Choose how to sign in:</p>\n<ul class=\"methods\">\n";
   for (const LoginMethod& m : methods) {
     body += strCat("<li><a class=\"button\" href=\"", htmlEscape(linkTo(m)), "\">",
                    htmlEscape(m.display_name), "</a></li>\n");

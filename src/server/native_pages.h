@@ -8,11 +8,12 @@
 //   GET /static/style.css   the one stylesheet (web/style.css), for the host's
 //                           pages and authenticators' pages
 //
-// Everything else goes to the next Dispatcher. Pages are built from web/
-// (compiled in), escape every value, carry no scripts and a strict
-// Content-Security-Policy.
+// Everything else goes to the next Dispatcher. Pages come from the one shell
+// every page uses (web/page.html, or the operator's [web] page_template), escape
+// every value, carry no scripts and the one Content-Security-Policy of
+// sdk/cpp/habanero/page_shell.hh — the same as every extension's pages.
 //
-//   NativePages pages(router, sessions, [&] { return authenticatorsOf(router); });
+//   NativePages pages(router, sessions, [&] { return authenticatorsOf(router); }, shell);
 //   HttpServer server(options, pages);
 #pragma once
 
@@ -20,6 +21,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <habanero/page_shell.hh>
+#include <habanero/template.hh>
+#include <habanero/text.hh>
 
 #include "auth/sessions.h"
 #include "habanero/dispatch.h"
@@ -38,25 +43,28 @@ class NativePages final : public Dispatcher {
   // thread-safe and cheap, e.g. a read of the router's snapshot).
   using MethodsFn = std::function<std::vector<LoginMethod>()>;
 
-  // `next` and `sessions` are borrowed and must outlive this.
-  NativePages(Dispatcher& next, const auth::Sessions& sessions, MethodsFn methods);
+  // `next` and `sessions` are borrowed and must outlive this. `page_template`:
+  // the shell of the pages (checked by the caller: sdk::pageTemplateProblem);
+  // empty means the built-in web/page.html.
+  NativePages(Dispatcher& next, const auth::Sessions& sessions, MethodsFn methods,
+              std::string page_template = {});
 
   Response dispatch(const Request& request) override;
 
  private:
   Response loginPage(const Request& request) const;
+  Response page(int status, std::string_view title, std::string body_html) const;
+  Response message(int status, std::string_view text) const;
 
   Dispatcher& next_;
   const auth::Sessions& sessions_;
   MethodsFn methods_;
+  std::string page_template_;
 };
 
-// Escapes & < > " ' for HTML text and attribute values.
-std::string htmlEscape(std::string_view text);
-
-// Fills {{name}} placeholders of `tmpl` from `values` (already escaped) in one
-// pass; unknown placeholders are left as they are.
-std::string renderTemplate(std::string_view tmpl,
-                           const std::vector<std::pair<std::string_view, std::string>>& values);
+// The escaping and templates of every page are the guest library's, shared
+// with the extensions (pure headers).
+using sdk::htmlEscape;
+using sdk::renderTemplate;
 
 }  // namespace habanero::server

@@ -6,8 +6,9 @@
 
 namespace habanero::server::web {
 
-// web/login.html: the host's /login page; placeholders {{title}} and {{body}}.
-extern const std::string_view kLoginHtml;
+// web/page.html: the built-in shell of every page (the host's and every extension's);
+// placeholders {{title}} and {{body}} (sdk/cpp/habanero/page_shell.hh).
+extern const std::string_view kPageHtml;
 // web/style.css: served at /static/style.css.
 extern const std::string_view kStyleCss;
 

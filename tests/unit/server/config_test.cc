@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -617,6 +618,36 @@ TEST_F(ConfigTest, ValidateReportsEveryProblem) {
   absl::Status status = validateConfig(c);
   EXPECT_NE(status.message().find("log.level"), std::string::npos);
   EXPECT_NE(status.message().find("store.backend"), std::string::npos);
+}
+
+// [web] page_template: the operator's page shell, read at start-up; a missing file or one
+// without a required placeholder is an error naming the key and the file.
+TEST_F(ConfigTest, PageTemplate) {
+  std::string good = writeFile("<title>{{title}}</title><main>{{ body }}</main>");
+  std::string noBody = writeFile("<title>{{title}}</title>");
+  auto c = loadConfig(writeFile("[web]\npage_template = \"" + good + "\"\n"), nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->web.page_template, good);
+  absl::StatusOr<std::optional<std::string>> shell = readPageTemplate(*c);
+  ASSERT_TRUE(shell.ok()) << shell.status();
+  EXPECT_EQ(shell->value_or(""), "<title>{{title}}</title><main>{{ body }}</main>");
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+
+  std::string env = "HABANERO_WEB_PAGE_TEMPLATE=" + noBody;
+  const char* envp[] = {env.c_str(), nullptr};
+  auto fromEnv = loadConfig("", envp);
+  ASSERT_TRUE(fromEnv.ok()) << fromEnv.status();
+  absl::Status status = validateConfig(*fromEnv);
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::HasSubstr("web.page_template: " + noBody + ": lacks the placeholder {{body}}"));
+  EXPECT_FALSE(readPageTemplate(*fromEnv).ok());
+
+  Config missing = defaultConfig();
+  missing.web.page_template = "/nonexistent/habanero-page.html";
+  EXPECT_THAT(std::string(validateConfig(missing).message()),
+              ::testing::HasSubstr("web.page_template: /nonexistent/habanero-page.html: cannot open"));
+
+  EXPECT_EQ(readPageTemplate(defaultConfig()).value(), std::nullopt) << "none: the built-in";
 }
 
 }  // namespace

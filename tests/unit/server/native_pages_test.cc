@@ -155,9 +155,30 @@ TEST(Templates, EscapeAndRender) {
                                                                       {"body", "B"}}),
             "<t>{{body}}</t>B{{unknown}}{{")
       << "one pass: values are not re-expanded";
-  EXPECT_THAT(web::kLoginHtml, HasSubstr("{{title}}"));
-  EXPECT_THAT(web::kLoginHtml, HasSubstr("{{body}}"));
-  EXPECT_THAT(web::kLoginHtml, Not(HasSubstr("<script")));
+  EXPECT_EQ(sdk::pageTemplateProblem(web::kPageHtml), "") << "the built-in shell is usable";
+  EXPECT_THAT(web::kPageHtml, Not(HasSubstr("<script")));
+  EXPECT_EQ(sdk::pageTemplateProblem("<title>{{ title }}</title>"),
+            "lacks the placeholder {{body}}");
+  EXPECT_EQ(sdk::pageTemplateProblem(""), "is empty");
+}
+
+// [web] page_template: the operator's shell replaces web/page.html on the host's pages,
+// with the same headers and CSP as every extension page.
+TEST_F(NativePagesTest, TheOperatorsShellIsUsed) {
+  pages_ = std::make_unique<NativePages>(
+      next_, *sessions_, [this] { return methods_; },
+      "<html><title>{{title}} | Example Corp</title><div class=\"corp\">{{body}}</div></html>");
+  methods_ = {{"/login/password", "Email & password"}, {"/login/email", "Email link"}};
+  Headers browser;
+  std::string rt = begin(browser);
+  Response r = get("/login", "rt=" + rt, browser);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<title>Sign in | Example Corp</title>"));
+  EXPECT_THAT(r.body, HasSubstr("<div class=\"corp\"><h1>Sign in</h1>"));
+  EXPECT_THAT(r.body, HasSubstr("Email &amp; password</a>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("/static/style.css"))) << "not the built-in shell";
+  ASSERT_NE(findHeader(r.headers, "content-security-policy"), nullptr);
+  EXPECT_EQ(*findHeader(r.headers, "content-security-policy"), sdk::kPageCsp);
 }
 
 }  // namespace
