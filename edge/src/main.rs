@@ -21,7 +21,7 @@ use fastly::{Error, Request, Response};
 use host::{Outcome, RequestData, ResponseData};
 
 const STYLE_CSS: &[u8] = include_bytes!("../../web/style.css");
-const LOGIN_HTML: &str = include_str!("../../web/login.html");
+const PAGE_HTML: &str = include_str!("../../web/page.html");
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 // The host's pages load nothing but its own stylesheet (native_pages.cc).
@@ -54,7 +54,7 @@ fn html_escape(s: &str) -> String {
 }
 
 fn page(status: u16, title: &str, body_html: &str) -> Response {
-    let html = LOGIN_HTML.replace("{{title}}", &html_escape(title)).replace("{{body}}", body_html);
+    let html = PAGE_HTML.replace("{{title}}", &html_escape(title)).replace("{{body}}", body_html);
     Response::from_status(status)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Cache-Control", "no-store")
@@ -66,7 +66,7 @@ fn page(status: u16, title: &str, body_html: &str) -> Response {
 }
 
 fn message(status: u16, msg: &str) -> Response {
-    page(status, "Sign in", &format!("<p class=\"error\">{}</p>\n", html_escape(msg)))
+    page(status, "Sign in", &format!("<h1>Sign in</h1>\n<p class=\"error\">{}</p>\n", html_escape(msg)))
 }
 
 fn method_not_allowed() -> Response {
@@ -106,7 +106,7 @@ fn login_page(req: &Request) -> Response {
             .with_header("Cache-Control", "no-store")
             .with_header("Referrer-Policy", "no-referrer"),
         several => {
-            let mut body = String::from("<p>Choose how to sign in:</p>\n<ul class=\"methods\">\n");
+            let mut body = String::from("<h1>Sign in</h1>\n<p>Choose how to sign in:</p>\n<ul class=\"methods\">\n");
             for m in several {
                 body += &format!(
                     "<li><a class=\"button\" href=\"{}\">{}</a></li>\n",

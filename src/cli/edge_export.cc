@@ -14,6 +14,8 @@
 //   settings.json  config store habanero_settings: "<extension>.<setting>" for every
 //                  configured extension, with "issuer" filled in as the server does
 //   jwks.json      the public JWKS, for reference
+//   records.ndjson records.json as `fastly kv-store-entry create --file` takes it (one
+//                  {"key","value":base64} per line), for a real KV store
 //   fastly.toml    a manifest whose [local_server] points at these files (absolute
 //                  paths), for `viceroy -C DIR/fastly.toml` or `fastly compute serve`
 //
@@ -59,6 +61,24 @@ std::string dump(const Json& j) { return j.dump(2, ' ', false, Json::error_handl
 
 std::string storeKey(std::string_view ns, std::string_view key) {
   return std::string(ns) + "/" + habanero::crypto::base64UrlEncode(key);
+}
+
+// Standard base64 with padding (what the Fastly API takes for KV values).
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) n |= static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
 }
 
 bool isUtf8Text(std::string_view s) {
@@ -222,7 +242,13 @@ int edgeExport(const EdgeExportFlags& f) {
       "habanero_keys = { file = " + Json(path("keys.json")).dump() + ", format = \"json\" }\n\n"
       "[local_server.config_stores]\n"
       "habanero_settings = { file = " + Json(path("settings.json")).dump() + ", format = \"json\" }\n";
+  std::string ndjson;
+  for (const auto& [key, value] : records.items()) {
+    const std::string& v = value.get_ref<const std::string&>();
+    ndjson += Json{{"key", key}, {"value", base64(v)}}.dump() + "\n";
+  }
   bool ok = writeFile(out, "records.json", dump(records)) &&
+            writeFile(out, "records.ndjson", ndjson) &&
             writeFile(out, "sessions.json", dump(sessions)) &&
             writeFile(out, "kv.json", "{}\n") && writeFile(out, "keys.json", dump(secrets)) &&
             writeFile(out, "settings.json", dump(settings)) &&
