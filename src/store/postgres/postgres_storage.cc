@@ -307,17 +307,17 @@ absl::StatusOr<PostgresStorage::ConnHandle> PostgresStorage::connect() {
   if (!conn) return absl::ResourceExhaustedError("postgres: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string why = trimmed(PQerrorMessage(conn.get()));
-    next_connect_ms_ = steadyMs() + kReconnectIntervalMs;
-    noteHealth(false, why);
     std::string message = strCat("postgres ", display_url_, ": connect: ", why);
-    if (why.find("password authentication failed") != std::string::npos ||
-        why.find("no password supplied") != std::string::npos ||
-        why.find("authentication failed") != std::string::npos) {
+    // Configuration errors are not outages: named as they are, never retried quietly.
+    if (why.find("authentication failed") != std::string::npos ||
+        why.find("no password supplied") != std::string::npos) {
       return absl::UnauthenticatedError(message);
     }
     if (why.find("does not exist") != std::string::npos) {
       return absl::FailedPreconditionError(message);
     }
+    next_connect_ms_ = steadyMs() + kReconnectIntervalMs;
+    noteHealth(false, why);
     return absl::UnavailableError(message);
   }
   noteHealth(true, "");
