@@ -24,6 +24,7 @@
 #include "server/admin_api.h"
 #include "server/native_pages.h"
 #include "server/web_assets.h"
+#include "store/postgres/postgres_storage.h"
 #include "store/sqlite/sqlite_storage.h"
 
 #ifndef HABANERO_DEFAULT_EXTENSION_DIR
@@ -203,9 +204,20 @@ absl::StatusOr<StoragePtr> openStorage(const Config& c) {
     return absl::FailedPreconditionError(
         strCat(c.server.data_dir, ": cannot create data directory: ", ec.message()));
   }
+  if (!c.store.url.empty() || c.store.backend == "postgres") {
+    store::PostgresOptions o;
+    o.url = c.store.url;
+    o.password_file = c.store.password_file;
+    o.pool_size = c.store.pool_size;
+    o.connect_timeout_ms = c.store.connect_timeout_ms;
+    o.statement_timeout_ms = c.store.statement_timeout_ms;
+    o.pool_wait_ms = c.store.statement_timeout_ms;
+    ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresStorage> pg, store::PostgresStorage::open(o));
+    return StoragePtr(std::move(pg));
+  }
   if (c.store.backend != "sqlite") {
     return absl::InvalidArgumentError(
-        strCat("store.backend: unknown backend '", c.store.backend, "' (known: sqlite)"));
+        strCat("store.backend: unknown backend '", c.store.backend, "' (known: sqlite, postgres)"));
   }
   ASSIGN_OR_RETURN(store::Synchronous sync, store::parseSynchronous(c.store.synchronous));
   std::string db = c.store.path.empty() ? strCat(c.server.data_dir, "/habanero.db")

@@ -61,9 +61,16 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(store, backend),
     HABANERO_CONFIG_FIELD(store, path),
     HABANERO_CONFIG_FIELD(store, synchronous),
+    HABANERO_CONFIG_FIELD(store, url),
+    HABANERO_CONFIG_FIELD(store, password_file),
+    HABANERO_CONFIG_FIELD(store, pool_size),
+    HABANERO_CONFIG_FIELD(store, connect_timeout_ms),
+    HABANERO_CONFIG_FIELD(store, statement_timeout_ms),
     HABANERO_CONFIG_FIELD(log, level),
     HABANERO_CONFIG_FIELD(keys, alg),
     HABANERO_CONFIG_FIELD(keys, retention_days),
+    HABANERO_CONFIG_FIELD(keys, kek_file),
+    HABANERO_CONFIG_FIELD(keys, kek),
     HABANERO_CONFIG_FIELD(admin, enabled),
     HABANERO_CONFIG_FIELD(admin, token),
     HABANERO_CONFIG_FIELD(mail, url),
@@ -640,7 +647,21 @@ absl::Status validateConfig(const Config& config) {
   if (config.runtime.epoch_tick_ms == 0) complain("runtime.epoch_tick_ms", "must be > 0");
   if (config.runtime.pool_instances == 0) complain("runtime.pool_instances", "must be > 0");
 
-  if (config.store.backend != "sqlite") complain("store.backend", "must be \"sqlite\"");
+  if (config.store.backend != "sqlite" && config.store.backend != "postgres") {
+    complain("store.backend", "must be \"sqlite\" or \"postgres\"");
+  }
+  if (!config.store.url.empty() && !config.store.url.starts_with("postgres://") &&
+      !config.store.url.starts_with("postgresql://")) {
+    complain("store.url", "must start with postgres:// (or be empty for SQLite)");
+  }
+  if (config.store.backend == "postgres" && config.store.url.empty()) {
+    complain("store.url", "must be set when store.backend is \"postgres\"");
+  }
+  if (config.store.pool_size == 0) complain("store.pool_size", "must be > 0");
+  if (config.store.connect_timeout_ms == 0) complain("store.connect_timeout_ms", "must be > 0");
+  if (config.store.statement_timeout_ms == 0) {
+    complain("store.statement_timeout_ms", "must be > 0");
+  }
   if (config.store.synchronous != "full" && config.store.synchronous != "normal") {
     complain("store.synchronous", "must be \"full\" or \"normal\"");
   }

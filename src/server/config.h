@@ -83,9 +83,15 @@ struct Config {
   } runtime;
 
   struct Store {
-    std::string backend = "sqlite";
+    std::string backend = "sqlite";         // "sqlite", or "postgres" (implied by url)
     std::string path;                       // "" -> <data_dir>/habanero.db
     std::string synchronous = "full";       // sqlite: "full" or "normal"
+    // postgres://user@host:port/db?sslmode=verify-full (HABANERO_STORE_URL); "" = SQLite.
+    std::string url;
+    std::string password_file;              // postgres: a file holding only the password
+    uint32_t pool_size = 16;                // postgres: connections per process
+    uint32_t connect_timeout_ms = 5000;     // postgres
+    uint32_t statement_timeout_ms = 5000;   // postgres: also bounds waits for a connection
   } store;
 
   struct Log {
@@ -95,6 +101,11 @@ struct Config {
   struct Keys {
     std::string alg = "ES256";              // of new keys: ES256, RS256 or EdDSA
     uint32_t retention_days = 7;            // a retired key keeps verifying this long
+    // The key-encryption key of the private keys at rest: a file holding 32
+    // random bytes in base64 (`openssl rand -base64 32`). Required with a
+    // PostgreSQL store; "" with SQLite = <data_dir>/kek, generated on first start.
+    std::string kek_file;
+    std::string kek;                        // the same, inline (HABANERO_KEYS_KEK); wins over kek_file
   } keys;
 
   struct Admin {
