@@ -522,6 +522,85 @@ void PostgresStorage::purgeLoop() {
   }
 }
 
+absl::Status PostgresStorage::importRecords(const std::vector<RawRecord>& records,
+                                           bool overwrite) {
+  ASSIGN_OR_RETURN(ConnHandle conn, acquire());
+  auto simple = [&](const char* sql) -> absl::Status {
+    ResultHandle r(PQexec(conn.get(), sql));
+    ExecStatusType status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return error(conn.get(), r.get(), sql);
+    }
+    if (!overwrite && status == PGRES_TUPLES_OK && PQntuples(r.get()) > 0) {
+      return absl::FailedPreconditionError(
+          strCat("postgres ", display_url_,
+                 ": the store already holds records; copy into an empty database "
+                 "(or overwrite them explicitly)"));
+    }
+    return absl::OkStatus();
+  };
+  auto body = [&]() -> absl::Status {
+    RETURN_IF_ERROR(simple("BEGIN"));
+    RETURN_IF_ERROR(simple("LOCK TABLE kv IN EXCLUSIVE MODE"));
+    RETURN_IF_ERROR(simple("SELECT 1 FROM kv LIMIT 1"));
+    const Oid types[] = {kByteaOid, kByteaOid, kByteaOid, kInt8Oid};
+    for (const RawRecord& r : records) {
+      uint64_t expires = htobe64(static_cast<uint64_t>(r.expires_at.value_or(0)));
+      const char* values[] = {r.ns.empty() ? "" : r.ns.data(), r.key.empty() ? "" : r.key.data(),
+                              r.value.empty() ? "" : r.value.data(),
+                              r.expires_at ? reinterpret_cast<const char*>(&expires) : nullptr};
+      const int lengths[] = {static_cast<int>(r.ns.size()), static_cast<int>(r.key.size()),
+                             static_cast<int>(r.value.size()), sizeof expires};
+      const int formats[] = {1, 1, 1, 1};
+      ResultHandle result(PQexecParams(
+          conn.get(),
+          "INSERT INTO kv (ns, key, value, expires_at) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, "
+          "expires_at = EXCLUDED.expires_at",
+          4, types, values, lengths, formats, 1));
+      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+        return error(conn.get(), result.get(), "import");
+      }
+    }
+    ResultHandle commit(PQexec(conn.get(), "COMMIT"));
+    if (PQresultStatus(commit.get()) != PGRES_COMMAND_OK) {
+      return error(conn.get(), commit.get(), "import: commit");
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = body();
+  if (!status.ok() && PQtransactionStatus(conn.get()) != PQTRANS_IDLE) {
+    ResultHandle(PQexec(conn.get(), "ROLLBACK"));
+  }
+  release(std::move(conn));
+  return status;
+}
+
+absl::StatusOr<std::vector<RawRecord>> PostgresStorage::exportRecords() {
+  ASSIGN_OR_RETURN(ConnHandle conn, acquire());
+  ResultHandle r(PQexecParams(conn.get(),
+                              "SELECT ns, key, value, expires_at FROM kv ORDER BY ns, key", 0,
+                              nullptr, nullptr, nullptr, nullptr, 1));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
+    absl::Status status = error(conn.get(), r.get(), "export");
+    release(std::move(conn));
+    return status;
+  }
+  release(std::move(conn));
+  std::vector<RawRecord> records;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    RawRecord record{columnBytes(r.get(), i, 0), columnBytes(r.get(), i, 1),
+                     columnBytes(r.get(), i, 2), std::nullopt};
+    if (!PQgetisnull(r.get(), i, 3) && PQgetlength(r.get(), i, 3) == 8) {
+      uint64_t be;
+      std::memcpy(&be, PQgetvalue(r.get(), i, 3), 8);
+      record.expires_at = static_cast<int64_t>(be64toh(be));
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
 absl::StatusOr<std::vector<int>> PostgresStorage::migrate() {
   ASSIGN_OR_RETURN(ConnHandle conn, connect());
   return runMigrations(conn.get(), kMigrationLock, display_url_);

@@ -69,6 +69,15 @@ struct PostgresOptions {
   bool migrate = true;
 };
 
+// One record with its absolute expiry, as `habanero store copy` moves it.
+struct RawRecord {
+  std::string ns;
+  std::string key;
+  std::string value;
+  std::optional<int64_t> expires_at;  // ms since the epoch; nullopt: never
+  bool operator==(const RawRecord&) const = default;
+};
+
 // The URL with its password (and any password= parameter) replaced by "***",
 // for logs and errors.
 std::string redactUrl(std::string_view url);
@@ -118,6 +127,14 @@ class PostgresStorage final : public Storage {
   // Deletes up to `batch` expired rows now; returns how many. The purge thread
   // calls it; public for tests.
   absl::StatusOr<size_t> purgeExpired(int batch = kPurgeBatchRows);
+
+  // Writes `records` in one transaction (all or nothing), keeping their
+  // expiry. Unless `overwrite`, refuses (FailedPrecondition) when the store
+  // already holds records. For `habanero store copy`.
+  absl::Status importRecords(const std::vector<RawRecord>& records, bool overwrite);
+  // Every record, expired ones included, ordered by namespace and key. For
+  // checking a copy; reads the whole table.
+  absl::StatusOr<std::vector<RawRecord>> exportRecords();
 
   // The redacted URL, for messages.
   const std::string& displayUrl() const { return display_url_; }
