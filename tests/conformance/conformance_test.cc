@@ -1,10 +1,14 @@
-// The ABI conformance suite (cases.json) on the in-process host: one gtest case
-// per conformance case, named after it (AbiConformance.<case>). A case the host
-// declares as a difference (differences/in-process.json, empty) must fail, with
-// its reason printed; one that then passes fails the test, so the list stays true.
+// The ABI conformance suite (cases.json) as gtest cases, one per conformance case,
+// named after it. A case the host declares as a difference (differences/<host>.json)
+// must fail, with its reason printed; one that then passes fails the test, so the
+// list stays true.
 //
-// With HABANERO_CONFORMANCE_URL set, the same cases run over HTTP against the host
-// at that base URL instead (http_host.h; README.md says what it must have loaded).
+// Built twice (CMakeLists.txt):
+//   abi_conformance_test       AbiConformance.<case> on the in-process host; with
+//                              HABANERO_CONFORMANCE_URL set, over HTTP against the
+//                              host at that base URL instead (README.md).
+//   abi_conformance_http_test  AbiConformanceOverHttp.<case>: the HTTP driver against
+//                              the whole server on port 0 (server_host.h).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -13,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "http_host.h"
 #include "inprocess_host.h"
+#include "server_host.h"
 #include "suite.h"
 
 namespace habanero::conformance {
@@ -26,23 +31,46 @@ struct Shared {
   Differences differences;
 };
 
+#ifdef HABANERO_CONFORMANCE_OVER_HTTP
+constexpr char kSuiteName[] = "AbiConformanceOverHttp";
+#else
+constexpr char kSuiteName[] = "AbiConformance";
+#endif
+
+Shared* g_shared = nullptr;
+
+// The host lives from the first case to the end of the run (then its temporary
+// files and servers go).
+class HostEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    delete g_shared;
+    g_shared = nullptr;
+  }
+};
+::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new HostEnvironment);
+
 Shared& shared(const Suite& suite) {
-  static Shared* s = [&] {
+  if (g_shared == nullptr) g_shared = [&] {
     auto* out = new Shared();
+#ifdef HABANERO_CONFORMANCE_OVER_HTTP
+    out->host = std::make_unique<ServerHost>(HABANERO_WASM_OUT, suite.setups());
+#else
     if (const char* url = std::getenv("HABANERO_CONFORMANCE_URL"); url != nullptr && *url) {
-      out->host = std::make_unique<HttpHost>(url, std::getenv("HABANERO_CONFORMANCE_HOST")
-                                                      ? std::getenv("HABANERO_CONFORMANCE_HOST")
-                                                      : "http");
+      const char* name = std::getenv("HABANERO_CONFORMANCE_HOST");
+      out->host = std::make_unique<HttpHost>(url, name != nullptr ? name : "http");
     } else {
-      out->host = std::make_unique<InProcessHost>(HABANERO_WASM_OUT);
+      out->host = std::make_unique<InProcessHost>(HABANERO_WASM_OUT, HABANERO_CONFORMANCE_CACHE);
     }
+#endif
     out->prepared = out->host->prepare(suite.fixtures());
     auto d = suite.differencesFor(out->host->name());
     if (!d.ok()) out->prepared = d.status();
     else out->differences = *d;
     return out;
   }();
-  return *s;
+  return *g_shared;
 }
 
 class ConformanceCase : public ::testing::Test {
@@ -86,14 +114,14 @@ class BrokenSuite : public ::testing::Test {
 const bool kRegistered = [] {
   static absl::StatusOr<Suite> suite = Suite::open(kCases);
   if (!suite.ok()) {
-    ::testing::RegisterTest("AbiConformance", "cases_json", nullptr, nullptr, __FILE__, __LINE__,
+    ::testing::RegisterTest(kSuiteName, "cases_json", nullptr, nullptr, __FILE__, __LINE__,
                             [] { return new BrokenSuite(suite.status()); });
     return true;
   }
   for (const Case& c : suite->cases()) {
     const Case* cp = &c;
     const Suite* sp = &*suite;
-    ::testing::RegisterTest("AbiConformance", c.name.c_str(), nullptr, nullptr, __FILE__,
+    ::testing::RegisterTest(kSuiteName, c.name.c_str(), nullptr, nullptr, __FILE__,
                             __LINE__, [sp, cp] { return new ConformanceCase(sp, cp); });
   }
   return true;

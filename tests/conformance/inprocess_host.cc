@@ -25,12 +25,10 @@
 #include "runtime/host_calls.h"
 #include "runtime/extension_spec.h"
 #include "store/sqlite/sqlite_storage.h"
-#include "test_process.h"
+#include "outside_parts.h"
 
 namespace habanero::conformance {
 namespace {
-
-namespace ot = habanero::outbound::testing;
 
 std::string readAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -62,7 +60,8 @@ absl::Status installAs(const std::string& wasm_dir, const std::string& probe,
 
 struct InProcessHost::Parts {
   std::string wasm_dir;
-  std::string dir;  // temporary: database, module cache, installed modules
+  std::string dir;  // temporary: database, installed modules (and the cache by default)
+  std::string cache_dir;
   StoragePtr storage;
   std::unique_ptr<crypto::KeyStore> keys;
   std::unique_ptr<auth::Users> users;
@@ -80,27 +79,13 @@ struct InProcessHost::Parts {
   std::map<std::string, runtime::ExtensionPtr> loaded;  // by mount
   std::map<std::string, absl::Status> refused;          // by setup name
 
-  // Real servers, started on first use.
-  std::unique_ptr<ot::TempDir> server_dir;
-  std::unique_ptr<ot::TestProcess> smtp, sms_api, web;
-  int web_port = 0;
+  OutsideParts outside;  // SMTP, SMS API and web servers, started on first use
 
   absl::Status startMail() {
     if (mailer) return absl::OkStatus();
-    std::string python = ot::findPython("aiosmtpd");
-    if (python.empty()) {
-      return absl::FailedPreconditionError(
-          "aiosmtpd is not installed for any python3 (scripts/setup-e2e.sh installs it)");
-    }
-    std::string error;
-    smtp = ot::TestProcess::start({python, ot::scriptDir() + "/smtp_server.py", "--maildir",
-                                   dir + "/Maildir"},
-                                  &error, /*quiet=*/true);
-    if (!smtp) return absl::InternalError(error);
-    int port = smtp->readPort();
-    if (port <= 0) return absl::InternalError("smtp_server.py did not start");
+    ASSIGN_OR_RETURN(std::string url, outside.smtpUrl());
     ASSIGN_OR_RETURN(mailer, outbound::SmtpMailer::create(
-                                 {.url = strCat("smtp://127.0.0.1:", port),
+                                 {.url = url,
                                   .from = "Conformance <conformance@example.com>",
                                   .timeout_ms = 10'000}));
     services.mailer = mailer.get();
@@ -109,47 +94,21 @@ struct InProcessHost::Parts {
 
   absl::Status startSms() {
     if (sms) return absl::OkStatus();
-    std::string python = ot::findPython();
-    if (python.empty()) return absl::FailedPreconditionError("python3 is needed");
-    if (!server_dir) server_dir = std::make_unique<ot::TempDir>();
-    if (!ot::makeSelfSignedCert(server_dir->path())) {
-      return absl::InternalError("openssl could not make a certificate");
-    }
-    std::string cert = server_dir->path() + "/cert.pem";
-    std::string error;
-    sms_api = ot::TestProcess::start({python, ot::scriptDir() + "/http_server.py", "--tls", cert,
-                                      server_dir->path() + "/key.pem"},
-                                     &error, /*quiet=*/true);
-    if (!sms_api) return absl::InternalError(error);
-    int port = sms_api->readPort();
-    if (port <= 0) return absl::InternalError("http_server.py did not start");
-    ASSIGN_OR_RETURN(sms, outbound::createSmsSender(
-                              {.url = strCat("twilio+https://AC0123abcd:token@localhost:", port,
-                                             "/base/?from=%2B15550100"),
-                               .from = "",
-                               .timeout_ms = 10'000,
-                               .ca_file = cert}));
+    ASSIGN_OR_RETURN(std::string url, outside.smsUrl());
+    ASSIGN_OR_RETURN(sms, outbound::createSmsSender({.url = url,
+                                                     .from = "",
+                                                     .timeout_ms = 10'000,
+                                                     .ca_file = outside.smsCaFile()}));
     services.sms = sms.get();
     return absl::OkStatus();
   }
-
-  std::optional<int> startWeb() {
-    if (web) return web_port;
-    std::string python = ot::findPython();
-    if (python.empty()) return std::nullopt;
-    std::string error;
-    web = ot::TestProcess::start({python, ot::scriptDir() + "/http_server.py"}, &error,
-                                 /*quiet=*/true);
-    if (!web) return std::nullopt;
-    web_port = web->readPort();
-    if (web_port <= 0) return std::nullopt;
-    return web_port;
-  }
 };
 
-InProcessHost::InProcessHost(std::string wasm_dir) : parts_(std::make_unique<Parts>()) {
+InProcessHost::InProcessHost(std::string wasm_dir, std::string cache_dir)
+    : parts_(std::make_unique<Parts>()) {
   Parts& p = *parts_;
   p.wasm_dir = std::move(wasm_dir);
+  p.cache_dir = std::move(cache_dir);
   char tmpl[] = "/tmp/habanero-conformance-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) std::abort();
   p.dir = tmpl;
@@ -201,7 +160,7 @@ absl::Status InProcessHost::prepare(const nlohmann::json& fixtures) {
   p.services.fetch_policy.timeout_ms = 5000;
 
   runtime::EngineOptions options;
-  options.cache_dir = p.dir + "/cache";
+  options.cache_dir = p.cache_dir.empty() ? p.dir + "/cache" : p.cache_dir;
   options.pool_instances = 16;
   ASSIGN_OR_RETURN(p.engine, runtime::Engine::create(options));
 
@@ -282,12 +241,10 @@ Response InProcessHost::dispatch(const Request& request) {
 }
 
 std::optional<std::string> InProcessHost::fixture(std::string_view name) {
-  if (name == "fetch_base") {
-    std::optional<int> port = parts_->startWeb();
-    if (!port) return std::nullopt;
-    return strCat("http://127.0.0.1:", *port);
-  }
-  return std::nullopt;
+  if (name != "fetch_base") return std::nullopt;
+  auto base = parts_->outside.webBase();
+  if (!base.ok()) return std::nullopt;
+  return *base;
 }
 
 std::optional<std::string> InProcessHost::log() {

@@ -15,8 +15,10 @@ namespace habanero::conformance {
 
 class InProcessHost : public AbiHost {
  public:
-  // `wasm_dir` holds the probes' .wasm files and manifests (HABANERO_WASM_OUT).
-  explicit InProcessHost(std::string wasm_dir);
+  // `wasm_dir` holds the probes' .wasm files and manifests (HABANERO_WASM_OUT);
+  // compiled modules are cached in `cache_dir` (may be shared between processes;
+  // "" = a temporary one).
+  InProcessHost(std::string wasm_dir, std::string cache_dir);
   ~InProcessHost() override;
 
   std::string name() const override { return "in-process"; }

@@ -448,7 +448,11 @@ CaseResult Suite::run(const Case& c, AbiHost& host) const {
     if (auto it = expect.find("body_len"); it != expect.end()) {
       match(*it, resp.body.size(), where + " body length", result.failures);
     }
-    Json report = Json::parse(resp.body, nullptr, false);
+    // The probe's report ends the body (steps may have written before it).
+    size_t report_at = resp.body.rfind("{\"steps\":");
+    Json report = report_at == std::string::npos
+                      ? Json(Json::value_t::discarded)
+                      : Json::parse(resp.body.substr(report_at), nullptr, false);
     if (auto it = expect.find("steps"); it != expect.end()) {
       if (!report.is_object() || !report.contains("steps")) {
         result.failures.push_back(strCat(where, ": no probe report; status ", resp.status,

@@ -131,6 +131,11 @@ std::string g_error;  // the first argument error of the current step
 
 std::vector<std::string> g_outs;  // what each step wrote to its out-buffer
 
+// The bad-pointer variant the last input/writable spec asked for. Bad pointers are
+// computed after all of a step's buffers are allocated (which may grow memory and
+// move its end), just before the call.
+std::string g_bad;
+
 bool hexDecode(const std::string& hex, std::string& out) {
   auto nib = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -201,6 +206,7 @@ Pair inputPair(const Json& spec) {
   }
   if (auto it = spec.find("bad"); it != spec.end() && it->is_string()) {
     if (!badPair(it->get<std::string>(), p)) g_error = "unknown bad-pointer variant";
+    g_bad = it->get<std::string>();  // resolved once every buffer of the step exists
     return p;
   }
   auto ptr = spec.find("ptr"), len = spec.find("len");
@@ -216,6 +222,7 @@ constexpr uint8_t kFill = 0xA5;
 constexpr uint32_t kUntouched = 0xFFFFFFFFu;
 
 struct Out {
+  std::string bad, bad_len;  // variants, resolved just before the call
   uint32_t ptr = 0, cap = 0, len_ptr = 0;
   uint8_t* buf = nullptr;       // our buffer, when the pair is a real one
   uint32_t* len_cell = nullptr;  // our out_len cell, when real
@@ -224,7 +231,8 @@ struct Out {
 Out outTriple(const Json* spec) {
   Out o;
   uint32_t cap = 65536;
-  std::string bad, bad_len;
+  std::string& bad = o.bad;
+  std::string& bad_len = o.bad_len;
   if (spec != nullptr && !spec->is_null()) {
     if (spec->is_number_unsigned()) {
       cap = spec->get<uint32_t>();
@@ -264,6 +272,7 @@ Out outTriple(const Json* spec) {
 }
 
 struct Fixed {
+  std::string bad;  // variant, resolved just before the call
   uint32_t ptr = 0;
   uint8_t* buf = nullptr;
   uint32_t size = 0;
@@ -275,6 +284,7 @@ Fixed fixedOut(const Json* spec, uint32_t size) {
   if (spec != nullptr && spec->is_object()) {
     if (auto it = spec->find("bad"); it != spec->end() && it->is_string()) {
       if (!badFixed(*it, size, f.ptr)) g_error = "unknown bad-pointer variant";
+      f.bad = it->get<std::string>();
       return f;
     }
   }
@@ -292,6 +302,7 @@ Pair writablePair(const Json* spec, uint8_t** buf) {
   if (spec != nullptr && spec->is_object()) {
     if (auto it = spec->find("bad"); it != spec->end() && it->is_string()) {
       if (!badPair(*it, p)) g_error = "unknown bad-pointer variant";
+      g_bad = it->get<std::string>();
       return p;
     }
     if (auto it = spec->find("len"); it != spec->end() && it->is_number_unsigned()) {
@@ -481,6 +492,13 @@ Json runCall(const Call& call, const Json& step, int32_t* last_result) {
   bool has_fixed = false;
   uint8_t* random_buf = nullptr;
   Pair random_pair;
+  struct Fixup {
+    int slot;       // the pointer's slot; a pair's length is the next one
+    bool pair;      // (ptr, len) pair, else a fixed-size pointer
+    uint32_t size;  // fixed-size pointers: the size
+    std::string variant;
+  };
+  std::vector<Fixup> fixups;
   size_t n_params = std::strlen(call.params);
   for (size_t i = 0; i < n_params; ++i) {
     const Json* a = arg(i);
@@ -494,7 +512,9 @@ Json runCall(const Call& call, const Json& step, int32_t* last_result) {
         s.addWide(a != nullptr && a->is_number_integer() ? a->get<int64_t>() : 0);
         break;
       case 'b': {
+        g_bad.clear();
         Pair p = inputPair(a != nullptr ? *a : Json());
+        if (!g_bad.empty()) fixups.push_back({s.n, true, 0, g_bad});
         s.add(p.ptr);
         s.add(p.len);
         break;
@@ -502,6 +522,8 @@ Json runCall(const Call& call, const Json& step, int32_t* last_result) {
       case 'o':
         out = outTriple(a);
         has_out = true;
+        if (!out.bad.empty()) fixups.push_back({s.n, true, 0, out.bad});
+        if (!out.bad_len.empty()) fixups.push_back({s.n + 2, false, 4, out.bad_len});
         s.add(out.ptr);
         s.add(out.cap);
         s.add(out.len_ptr);
@@ -510,10 +532,13 @@ Json runCall(const Call& call, const Json& step, int32_t* last_result) {
       case 'c':
         fixed = fixedOut(a, call.params[i] == 'h' ? 32 : 8);
         has_fixed = true;
+        if (!fixed.bad.empty()) fixups.push_back({s.n, false, fixed.size, fixed.bad});
         s.add(fixed.ptr);
         break;
       case 'w':
+        g_bad.clear();
         random_pair = writablePair(a, &random_buf);
+        if (!g_bad.empty()) fixups.push_back({s.n, true, 0, g_bad});
         s.add(random_pair.ptr);
         s.add(random_pair.len);
         break;
@@ -529,6 +554,17 @@ Json runCall(const Call& call, const Json& step, int32_t* last_result) {
   int64_t repeat = 1;
   if (auto it = step.find("repeat"); it != step.end() && it->is_number_unsigned()) {
     repeat = it->get<int64_t>();
+  }
+  // Every buffer exists now: place the bad pointers relative to the final memory end.
+  for (const Fixup& f : fixups) {
+    if (f.pair) {
+      Pair p;
+      badPair(f.variant, p);
+      s.v[f.slot] = p.ptr;
+      s.v[f.slot + 1] = p.len;
+    } else {
+      badFixed(f.variant, f.size, s.v[f.slot]);
+    }
   }
   habanero_result_t r = HABANERO_OK;
   int64_t ok_count = 0;
