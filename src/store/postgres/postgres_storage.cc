@@ -194,7 +194,7 @@ absl::StatusOr<std::unique_ptr<PostgresStorage>> PostgresStorage::open(
   return storage;
 }
 
-absl::Status PostgresStorage::init() {
+absl::Status PostgresStorage::checkOptions() {
   if (!isPostgresUrl(options_.url)) {
     return absl::InvalidArgumentError(strCat(
         "store url \"", display_url_, "\": expected postgres://user@host:port/database"));
@@ -244,6 +244,18 @@ absl::Status PostgresStorage::init() {
     }
   }
 
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> PostgresStorage::migrateDatabase(const PostgresOptions& options) {
+  std::unique_ptr<PostgresStorage> storage(new PostgresStorage(options));
+  RETURN_IF_ERROR(storage->checkOptions());
+  ASSIGN_OR_RETURN(ConnHandle conn, storage->connect());
+  return runMigrations(conn.get(), kMigrationLock, storage->display_url_);
+}
+
+absl::Status PostgresStorage::init() {
+  RETURN_IF_ERROR(checkOptions());
   {
     // The first connection names a wrong password or host now, then migrates.
     ASSIGN_OR_RETURN(ConnHandle conn, connect());

@@ -102,6 +102,10 @@ class PostgresStorage final : public Storage {
   // schema newer than this build. Messages name the redacted URL.
   static absl::StatusOr<std::unique_ptr<PostgresStorage>> open(const PostgresOptions& options);
 
+  // Connects once and applies missing migrations (`habanero migrate`); the
+  // versions applied (empty: up to date). Errors as open().
+  static absl::StatusOr<std::vector<int>> migrateDatabase(const PostgresOptions& options);
+
   // Applies missing migrations; returns the versions applied (empty: up to date).
   // Safe to run from several processes at once.
   absl::StatusOr<std::vector<int>> migrate();
@@ -162,6 +166,8 @@ class PostgresStorage final : public Storage {
  private:
   explicit PostgresStorage(const PostgresOptions& options);
 
+  // Checks the URL and reads the password file.
+  absl::Status checkOptions();
   absl::Status init();
   // A connection from the pool (or a new one); Unavailable after pool_wait_ms.
   absl::StatusOr<ConnHandle> acquire();
