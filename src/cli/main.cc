@@ -44,6 +44,7 @@
 
 extern char** environ;
 void registerEdgeCommands(CLI::App& cli);  // habanero edge export (edge_export.cc)
+void registerStoreCommands(CLI::App& cli);  // habanero migrate, store copy (store_commands.cc)
 
 namespace {
 
@@ -584,6 +585,7 @@ int main(int argc, char** argv) {
   outbox_retry->add_option("ID", retry_id, "the record's id (from outbox list)")->required();
 
   registerEdgeCommands(cli);
+  registerStoreCommands(cli);
   CLI11_PARSE(cli, argc, argv);
   if (outbox_list->parsed()) return outboxCommand(flags, "");
   if (outbox_retry->parsed()) return outboxCommand(flags, retry_id);
