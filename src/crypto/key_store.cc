@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "crypto/base64url.h"
 #include "crypto/hash.h"
+#include "crypto/kek.h"
 #include "nlohmann/json.hpp"
 
 namespace habanero::crypto {
@@ -418,10 +419,23 @@ struct KeyRecord {
   std::string alg;
   int64_t created_ms = 0;
   int64_t retired_ms = 0;  // 0: active
-  std::string pem;
+  std::string pem;         // plain PKCS#8 PEM (after unsealing)
+  bool was_plain = false;  // stored as plain PEM (not sealed)
 };
 
-absl::StatusOr<std::vector<KeyRecord>> parseRecord(std::string_view text) {
+// The additional data a private key is sealed with: binds the box to its kid.
+std::string sealAad(std::string_view kid) {
+  return absl::StrCat("habanero signing key ", std::string(kid));
+}
+
+absl::Status wrongKek(std::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "key store: cannot open the signing keys: ", std::string(why),
+      " ([keys] kek_file or HABANERO_KEYS_KEK must be the key-encryption key they were sealed "
+      "with; refusing to start rather than make new keys)"));
+}
+
+absl::StatusOr<std::vector<KeyRecord>> parseRecord(std::string_view text, std::string_view kek) {
   auto corrupt = [](std::string_view why) {
     return absl::DataLossError(absl::StrCat("key store: record ", std::string(KeyStore::kNamespace),
                                             "/", std::string(KeyStore::kRecordKey), ": ",
@@ -436,6 +450,11 @@ absl::StatusOr<std::vector<KeyRecord>> parseRecord(std::string_view text) {
   }
   auto keys = json.find("keys");
   if (keys == json.end() || !keys->is_array()) return corrupt("no \"keys\" array");
+  std::string sealed_with;
+  if (auto id = json.find("kek_id"); id != json.end()) {
+    if (!id->is_string()) return corrupt("kek_id is not a string");
+    sealed_with = id->get<std::string>();
+  }
   std::vector<KeyRecord> records;
   for (const Json& entry : *keys) {
     if (!entry.is_object()) return corrupt("key is not an object");
@@ -444,31 +463,58 @@ absl::StatusOr<std::vector<KeyRecord>> parseRecord(std::string_view text) {
     auto created = entry.find("created_ms");
     auto retired = entry.find("retired_ms");
     auto pem = entry.find("private_key_pem");
+    auto box = entry.find("private_key_sealed");
+    const bool plain = pem != entry.end() && pem->is_string();
+    const bool boxed = box != entry.end() && box->is_string();
     if (kid == entry.end() || !kid->is_string() || kid->get_ref<const std::string&>().empty() ||
         alg == entry.end() || !alg->is_string() || created == entry.end() ||
         !created->is_number_integer() || retired == entry.end() ||
-        !(retired->is_null() || retired->is_number_integer()) || pem == entry.end() ||
-        !pem->is_string()) {
+        !(retired->is_null() || retired->is_number_integer()) || plain == boxed) {
       return corrupt("key with missing or mistyped fields");
     }
     KeyRecord record{kid->get<std::string>(), alg->get<std::string>(), created->get<int64_t>(),
-                     retired->is_null() ? 0 : retired->get<int64_t>(), pem->get<std::string>()};
+                     retired->is_null() ? 0 : retired->get<int64_t>(),
+                     plain ? pem->get<std::string>() : std::string(), plain};
+    if (boxed) {
+      if (kek.empty()) {
+        return wrongKek("they are sealed, and no key-encryption key is configured");
+      }
+      if (!sealed_with.empty() && sealed_with != kekId(kek)) {
+        return wrongKek(absl::StrCat("they are sealed under key-encryption key ", sealed_with,
+                                     ", the configured one is ", kekId(kek)));
+      }
+      absl::StatusOr<std::string> sealed = base64UrlDecode(box->get<std::string>());
+      if (!sealed.ok()) return corrupt("sealed private key is not base64url");
+      absl::StatusOr<std::string> opened = unseal(kek, *sealed, sealAad(record.kid));
+      if (!opened.ok()) return wrongKek("the configured key-encryption key does not open them");
+      record.pem = std::move(*opened);
+    }
     if (record.retired_ms < 0) return corrupt("negative retired_ms");
     records.push_back(std::move(record));
   }
   return records;
 }
 
-std::string serializeRecord(const std::vector<KeyRecord>& records) {
+// Plain PEM without a KEK; sealed (AES-256-GCM, bound to the kid) with one.
+absl::StatusOr<std::string> serializeRecord(const std::vector<KeyRecord>& records,
+                                            std::string_view kek) {
   Json keys = Json::array();
   for (const KeyRecord& record : records) {
-    keys.push_back(Json{{"kid", record.kid},
-                        {"alg", record.alg},
-                        {"created_ms", record.created_ms},
-                        {"retired_ms", record.retired_ms ? Json(record.retired_ms) : Json()},
-                        {"private_key_pem", record.pem}});
+    Json entry{{"kid", record.kid},
+               {"alg", record.alg},
+               {"created_ms", record.created_ms},
+               {"retired_ms", record.retired_ms ? Json(record.retired_ms) : Json()}};
+    if (kek.empty()) {
+      entry["private_key_pem"] = record.pem;
+    } else {
+      ASSIGN_OR_RETURN(std::string sealed, seal(kek, record.pem, sealAad(record.kid)));
+      entry["private_key_sealed"] = base64UrlEncode(sealed);
+    }
+    keys.push_back(std::move(entry));
   }
-  return dumpJson(Json{{"version", kRecordVersion}, {"keys", std::move(keys)}});
+  Json out{{"version", kRecordVersion}, {"keys", std::move(keys)}};
+  if (!kek.empty()) out["kek_id"] = kekId(kek);
+  return dumpJson(out);
 }
 
 absl::StatusOr<KeyRecord> newKeyRecord(Alg alg, int64_t now) {
@@ -595,6 +641,9 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::open(Storage& storage, const
   if (options.retention_ms < 0) {
     return absl::InvalidArgumentError("key store: retention_ms must not be negative");
   }
+  if (!options.kek.empty() && options.kek.size() != kKekBytes) {
+    return absl::InvalidArgumentError("key store: the key-encryption key must be 32 bytes");
+  }
   std::unique_ptr<KeyStore> store(new KeyStore(storage, clock, std::move(options)));
   RETURN_IF_ERROR(store->load(Mode::kOpen));
   return store;
@@ -612,10 +661,21 @@ absl::Status KeyStore::load(Mode mode) {
     const int64_t now = clock_.nowMs();
     std::vector<KeyRecord> records;
     if (stored) {
-      ASSIGN_OR_RETURN(records, parseRecord(*stored));
+      ASSIGN_OR_RETURN(records, parseRecord(*stored, options_.kek));
     }
     const bool has_active = std::any_of(records.begin(), records.end(),
                                         [](const KeyRecord& r) { return r.retired_ms == 0; });
+    const bool has_plain = std::any_of(records.begin(), records.end(),
+                                       [](const KeyRecord& r) { return r.was_plain; });
+
+    if (mode == Mode::kOpen && has_active && has_plain && !options_.kek.empty()) {
+      // Keys written before a KEK was configured: seal them now, same keys.
+      ASSIGN_OR_RETURN(std::string sealed, serializeRecord(records, options_.kek));
+      ASSIGN_OR_RETURN(bool written,
+                       storage_.compareAndSet(kNamespace, kRecordKey, *stored, sealed, 0));
+      if (!written) continue;  // changed meanwhile: read it again
+      stored = std::move(sealed);
+    }
 
     if (mode == Mode::kReload || (mode == Mode::kOpen && has_active)) {
       if (!stored) return absl::FailedPreconditionError("key store: no keys in storage");
@@ -639,7 +699,7 @@ absl::Status KeyStore::load(Mode mode) {
       if (now >= saturatingAdd(record.retired_ms, options_.retention_ms)) continue;
       next.push_back(std::move(record));
     }
-    std::string value = serializeRecord(next);
+    ASSIGN_OR_RETURN(std::string value, serializeRecord(next, options_.kek));
     ASSIGN_OR_RETURN(std::shared_ptr<const KeySet> set,
                      buildKeySet(value, next, now, options_.retention_ms));
     std::optional<std::string_view> expected;
@@ -738,6 +798,37 @@ std::string KeyStore::jwks() const {
     if (key->usableAt(now, options_.retention_ms)) keys.push_back(key->jwk);
   }
   return dumpJson(Json{{"keys", std::move(keys)}});
+}
+
+absl::Status KeyStore::rewrap(Storage& storage, std::string_view old_kek,
+                              std::string_view new_kek) {
+  if (new_kek.size() != kKekBytes) {
+    return absl::InvalidArgumentError("key store: the new key-encryption key must be 32 bytes");
+  }
+  for (int attempt = 0; attempt < kMaxUpdateAttempts; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<std::string> stored, storage.get(kNamespace, kRecordKey));
+    if (!stored) return absl::FailedPreconditionError("key store: no keys in storage");
+    ASSIGN_OR_RETURN(std::vector<KeyRecord> records, parseRecord(*stored, old_kek));
+    ASSIGN_OR_RETURN(std::string value, serializeRecord(records, new_kek));
+    ASSIGN_OR_RETURN(bool written, storage.compareAndSet(kNamespace, kRecordKey, *stored, value, 0));
+    if (written) return absl::OkStatus();
+  }
+  return absl::AbortedError("key store: too many concurrent updates of the key set");
+}
+
+std::vector<std::pair<KeyInfo, std::string>> KeyStore::privateKeys() const {
+  std::shared_ptr<const KeySet> set = snapshot();
+  const int64_t now = clock_.nowMs();
+  std::vector<std::pair<KeyInfo, std::string>> out;
+  for (const auto& key : set->keys) {
+    if (!key->usableAt(now, options_.retention_ms)) continue;
+    absl::StatusOr<std::string> pem = privateKeyPem(key->pkey.get());
+    if (!pem.ok()) continue;
+    out.emplace_back(KeyInfo{key->kid, algName(key->alg), key->created_ms, key->retired_ms,
+                             key->expiresMs(options_.retention_ms)},
+                     std::move(*pem));
+  }
+  return out;
 }
 
 std::vector<KeyInfo> KeyStore::listKeys() const {

@@ -1,9 +1,13 @@
 // The host's JWS signing keys: generated, persisted, rotated and published.
 //
 // Keys live in Storage namespace "_host/keys" as one record (so rotation is a
-// single compare-and-set): each key's private key (PKCS#8 PEM, unencrypted —
-// protect the database like a key file), kid, alg, created_ms and retired_ms.
-// The kid is the key's RFC 7638 JWK thumbprint.
+// single compare-and-set): each key's private key, kid, alg, created_ms and
+// retired_ms. The kid is the key's RFC 7638 JWK thumbprint. With a
+// key-encryption key (KeyStoreOptions::kek, crypto/kek.h) the private keys are
+// stored sealed with AES-256-GCM (bound to their kid) and the record names the
+// KEK's fingerprint; a record written without one (plain PKCS#8 PEM) is sealed
+// on the first open that has a KEK. A wrong or missing KEK for a sealed record
+// is an error at open — never a reason to make new keys.
 //
 // Exactly one key is active and signs. rotate() retires it in favour of a new
 // one; a retired key still verifies and stays in the JWKS until
@@ -37,6 +41,9 @@ struct KeyStoreOptions {
   std::string alg = "ES256";
   // How long a retired key keeps verifying; at least the longest token lifetime.
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // The key-encryption key (32 bytes) sealing the private keys at rest; ""
+  // stores them as plain PEM (tests; the server always sets one).
+  std::string kek;
 };
 
 // One key as listKeys() reports it; no secret material.
@@ -83,6 +90,15 @@ class KeyStore final : public Signer {
   // Re-reads storage to pick up a rotation made by another process (the CLI).
   // Cheap when nothing changed. On error the current keys stay in use.
   absl::Status reload();
+
+  // Re-seals every private key of the stored record under `new_kek` (from
+  // `old_kek`, or from plain PEM), atomically: `habanero keys rewrap`.
+  // FailedPrecondition if `old_kek` does not open the record.
+  static absl::Status rewrap(Storage& storage, std::string_view old_kek, std::string_view new_kek);
+
+  // Each usable key's private key as PKCS#8 PEM, active first (for exports to
+  // other hosts of the same issuer, e.g. `habanero edge export`). Secret.
+  std::vector<std::pair<KeyInfo, std::string>> privateKeys() const;
 
   // The usable keys: active first, then retained ones, newest first.
   std::vector<KeyInfo> listKeys() const;

@@ -20,6 +20,9 @@
 #include "gtest/gtest.h"
 #include "habanero/clock.h"
 #include "nlohmann/json.hpp"
+#include <sys/stat.h>
+
+#include "crypto/kek.h"
 #include "postgres_test_server.h"
 
 namespace habanero::crypto {
@@ -559,6 +562,144 @@ TEST_F(KeyStoreTest, SignAndVerifyConcurrentlyWithRotation) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(keys->listKeys().size(), 11u);
+}
+
+// ---- Private keys at rest (crypto/kek.h) ---------------------------------
+
+class KeyStoreKekTest : public KeyStoreTest {
+ protected:
+  std::string kek(char fill) { return std::string(kKekBytes, fill); }
+  absl::StatusOr<std::unique_ptr<KeyStore>> openWith(const std::string& kek) {
+    return KeyStore::open(*storage_, clock_, {.retention_ms = kRetentionMs, .kek = kek});
+  }
+  std::string stored() {
+    absl::StatusOr<std::optional<std::string>> r =
+        storage_->get(KeyStore::kNamespace, KeyStore::kRecordKey);
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return r.ok() && r->has_value() ? **r : "";
+  }
+};
+
+TEST_F(KeyStoreKekTest, PrivateKeysAreSealedAtRest) {
+  auto keys = openWith(kek('a'));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_TRUE((*keys)->rotate().ok());
+  const std::string record = stored();
+  EXPECT_EQ(record.find("PRIVATE KEY"), std::string::npos) << record;
+  EXPECT_EQ(record.find("private_key_pem"), std::string::npos);
+  EXPECT_NE(record.find("private_key_sealed"), std::string::npos);
+  EXPECT_EQ(Json::parse(record)["kek_id"], kekId(kek('a')));
+  const std::string jws = sign(**keys, "payload");
+
+  auto reopened = openWith(kek('a'));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->listKeys().size(), 2u);
+  EXPECT_EQ((*reopened)->verify(jws).value_or(""), "payload");
+  EXPECT_EQ((*reopened)->listKeys()[0].kid, (*keys)->listKeys()[0].kid);
+}
+
+TEST_F(KeyStoreKekTest, AWrongOrMissingKekIsAClearErrorNeverNewKeys) {
+  ASSERT_TRUE(openWith(kek('a')).ok());
+  const std::string before = stored();
+  for (const std::string& wrong : {kek('b'), std::string()}) {
+    auto keys = openWith(wrong);
+    ASSERT_FALSE(keys.ok());
+    EXPECT_EQ(keys.status().code(), absl::StatusCode::kFailedPrecondition) << keys.status();
+    EXPECT_NE(std::string(keys.status().message()).find("key-encryption key"), std::string::npos)
+        << keys.status();
+    EXPECT_EQ(stored(), before) << "the keys were left alone";
+  }
+  // A sealed box altered in storage (same kek_id) does not open either.
+  Json record = Json::parse(before);
+  std::string box = record["keys"][0]["private_key_sealed"];
+  box[box.size() / 2] = box[box.size() / 2] == 'A' ? 'B' : 'A';
+  record["keys"][0]["private_key_sealed"] = box;
+  ASSERT_TRUE(storage_->put(KeyStore::kNamespace, KeyStore::kRecordKey, record.dump(), 0).ok());
+  EXPECT_EQ(openWith(kek('a')).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(KeyStoreKekTest, PlainPemKeysAreSealedOnTheFirstOpenWithAKek) {
+  std::string kid, jws;
+  {
+    auto plain = openWith("");  // as data directories from before keys were sealed
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    kid = (*plain)->listKeys()[0].kid;
+    jws = sign(**plain, "old token");
+  }
+  ASSERT_NE(stored().find("PRIVATE KEY"), std::string::npos);
+  auto sealed = openWith(kek('a'));
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_EQ((*sealed)->listKeys()[0].kid, kid) << "the same key, now sealed";
+  EXPECT_EQ((*sealed)->verify(jws).value_or(""), "old token");
+  EXPECT_EQ(stored().find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(openWith("").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(KeyStoreKekTest, RewrapMovesTheKeysToANewKek) {
+  std::string kid;
+  {
+    auto keys = openWith(kek('a'));
+    ASSERT_TRUE(keys.ok());
+    kid = (*keys)->listKeys()[0].kid;
+  }
+  EXPECT_EQ(KeyStore::rewrap(*storage_, kek('b'), kek('c')).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "the old KEK must open the keys";
+  ASSERT_EQ(KeyStore::rewrap(*storage_, kek('a'), kek('c')), absl::OkStatus());
+  EXPECT_EQ(openWith(kek('a')).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto keys = openWith(kek('c'));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ((*keys)->listKeys()[0].kid, kid);
+  auto exported = (*keys)->privateKeys();
+  ASSERT_EQ(exported.size(), 1u);
+  EXPECT_NE(exported[0].second.find("BEGIN PRIVATE KEY"), std::string::npos);
+}
+
+TEST(KekTest, ParsesWhatOpensslRandPrints) {
+  const std::string text = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n";
+  absl::StatusOr<std::string> kek = parseKek(text, "test");
+  ASSERT_TRUE(kek.ok()) << kek.status();
+  EXPECT_EQ(kek->size(), kKekBytes);
+  for (std::string bad : {"", "c2hvcnQ=", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83v",
+                          "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJ!80=",
+                          "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=q83v"}) {
+    absl::StatusOr<std::string> parsed = parseKek(bad, "HABANERO_KEYS_KEK");
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(std::string(parsed.status().message()).find("HABANERO_KEYS_KEK"), std::string::npos);
+  }
+}
+
+TEST(KekTest, GeneratedFileIsOwnerOnlyWhateverTheUmask) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "habanero-kek-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string path = tmpl + "/kek";
+  mode_t old = umask(0);
+  absl::StatusOr<std::string> kek = createKekFile(path);
+  umask(old);
+  ASSERT_TRUE(kek.ok()) << kek.status();
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(readKekFile(path).value_or(""), *kek);
+  EXPECT_EQ(createKekFile(path).status().code(), absl::StatusCode::kAlreadyExists)
+      << "never overwritten";
+  ASSERT_EQ(writeKekFile(path, std::string(kKekBytes, 'z')), absl::OkStatus());
+  EXPECT_EQ(readKekFile(path).value_or(""), std::string(kKekBytes, 'z'));
+  absl::StatusOr<std::string> missing = readKekFile(tmpl + "/none");
+  EXPECT_NE(std::string(missing.status().message()).find(tmpl + "/none"), std::string::npos);
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(KekTest, SealedBoxesOpenOnlyWithTheirKeyAndAad) {
+  const std::string kek(kKekBytes, 'k');
+  absl::StatusOr<std::string> box = seal(kek, "secret pem", "kid-1");
+  ASSERT_TRUE(box.ok());
+  EXPECT_EQ(unseal(kek, *box, "kid-1").value_or(""), "secret pem");
+  EXPECT_EQ(unseal(kek, *box, "kid-2").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(unseal(std::string(kKekBytes, 'x'), *box, "kid-1").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(*box, seal(kek, "secret pem", "kid-1").value_or("")) << "a fresh nonce each time";
+  EXPECT_NE(kekId(kek), kekId(std::string(kKekBytes, 'x')));
 }
 
 }  // namespace
