@@ -152,20 +152,7 @@ void showConsent(const Config& c, Pending& p, const Session& session) {
       respondErrorPage(503, "Try again", "The server could not read your account.");
       return;
   }
-  auto csrf = newCsrfToken();
-  if (p.id.empty()) {
-    auto pid = randomId();
-    if (!pid)
-      csrf.reset();
-    else
-      p.id = *pid;
-    p.created = nowSeconds();
-  }
-  if (!csrf) {
-    respondErrorPage(503, "Try again", "The server could not start the consent step.");
-    return;
-  }
-  p.csrf = *csrf;
+  if (!startConsent(p.id, p.created, p.csrf, nowSeconds())) return;
   p.consent_sub = session.sub;
   if (savePending(p) != Store::Ok) {
     respondErrorPage(503, "Try again", "The server could not save the request.");
@@ -384,12 +371,9 @@ void handleAuthorizationResume(const Config& c) {
   Pending p;
   if (!loadPendingOrRespond(id.value_or(""), p)) return;
   Session session;
-  SessionLookup sl = currentSession(session);
-  if (sl == SessionLookup::Unavailable) {
-    respondErrorPage(503, "Try again", "The server could not read your session.");
-    return;
-  }
-  if (sl == SessionLookup::None || (p.login_after > 0 && session.auth_time < p.login_after)) {
+  SessionLookup sl = currentSessionOrRespond(session);
+  if (sl == SessionLookup::Unavailable) return;
+  if (sl == SessionLookup::None || !sessionIsFresh(session, p.login_after)) {
     Json ignored;
     takeRecord("p/" + p.id, ignored);
     redirectError(c, p, "access_denied", "the sign-in did not complete", 302);
@@ -399,18 +383,14 @@ void handleAuthorizationResume(const Config& c) {
 }
 
 void handleConsent(const Config& c) {
-  std::optional<ConsentForm> form = readConsentForm();
-  if (!form) return;
   Pending p;
-  if (!loadPendingOrRespond(form->pendingId, p)) return;
   Session session;
-  if (!checkConsent(*form, p.csrf, p.consent_sub, session)) return;
-  Json taken;
-  if (takeRecord("p/" + p.id, taken) != Store::Ok || jsonString(taken, "csrf") != p.csrf) {
-    respondConsentAlreadyUsed();
-    return;
-  }
-  if (!form->approve) {
+  std::optional<bool> approve = consentDecision(p, session, loadPendingOrRespond, [](const Pending& r) {
+    Json taken;
+    return takeRecord("p/" + r.id, taken) == Store::Ok && jsonString(taken, "csrf") == r.csrf;
+  });
+  if (!approve) return;
+  if (!*approve) {
     redirectError(c, p, "access_denied", "the user denied the request", 303);
     return;
   }

@@ -28,14 +28,13 @@ std::string displayText(std::string_view s) {
 
 bool isJsonType(std::string_view content_type) {
   size_t semi = content_type.find(';');
-  std::string type = link_detail::toLower(link_detail::trim(content_type.substr(0, semi)));
+  std::string type = asciiLower(trim(content_type.substr(0, semi)));
   return type == "application/json" || type.ends_with("+json");
 }
 
 bool isHtmlType(std::string_view content_type) {
-  size_t semi = content_type.find(';');
-  std::string type = link_detail::toLower(link_detail::trim(content_type.substr(0, semi)));
-  return type == "text/html" || type == "application/xhtml+xml";
+  return mediaTypeIs(content_type, "text/html") ||
+         mediaTypeIs(content_type, "application/xhtml+xml");
 }
 
 void addRedirect(ClientInfo& out, std::string_view base, std::string_view written) {

@@ -14,9 +14,8 @@ namespace habanero::indieauth {
 namespace {
 
 bool isHtmlType(std::string_view content_type) {
-  size_t semi = content_type.find(';');
-  std::string type = link_detail::toLower(link_detail::trim(content_type.substr(0, semi)));
-  return type == "text/html" || type == "application/xhtml+xml";
+  return mediaTypeIs(content_type, "text/html") ||
+         mediaTypeIs(content_type, "application/xhtml+xml");
 }
 
 // The first link with `rel` by the §4.1 precedence (Link header, then HTML), resolved.
@@ -74,20 +73,11 @@ bool checkWebsite(const Config& config, const std::string& website, std::string&
 }  // namespace
 
 Lookup resolveIdentity(const Config& config, std::string_view sub, Identity& out) {
-  std::string text;
-  switch (sdk::userGet(sub, text)) {
-    case sdk::Result::Ok:
-      break;
-    case sdk::Result::NotFound:
-      return Lookup::NotFound;
-    default:
-      return Lookup::Unavailable;
-  }
-  auto user = parseJsonObject(text);
-  if (!user) return Lookup::Unavailable;
+  Json user;
+  if (Lookup l = userRecord(sub, user); l != Lookup::Found) return l;
   out = Identity{};
   out.sub = std::string(sub);
-  out.user = std::move(*user);
+  out.user = std::move(user);
   out.hosted = config.profileUrl(sub);
   out.me = out.hosted;
   out.website = jsonString(out.user, "website").value_or("");

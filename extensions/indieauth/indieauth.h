@@ -29,6 +29,7 @@
 #include <habanero/session.hh>
 #include <habanero/settings.hh>
 #include <habanero/text.hh>
+#include <habanero/users.hh>
 
 #include <cstdint>
 #include <optional>
@@ -98,9 +99,6 @@ inline void respondMethodNotAllowed(std::string_view allow, bool html) {
   respondErrorPage(405, "Method not allowed", "This address does not accept that method.");
 }
 
-// A human description of an IndieAuth scope ("Create new posts on your site"). html.cc.
-std::string scopeDescription(std::string_view scope);
-
 // ---- clients (client.cc) --------------------------------------------------------------------
 
 // What the server knows about a client after client information discovery (§4.2).
@@ -141,8 +139,6 @@ struct Identity {
   std::string website_problem;  // why the website is not used as `me`
   Json user;                    // the host's user record (claims)
 };
-
-enum class Lookup { Found, NotFound, Unavailable };
 
 // Loads the user and decides their `me`: the website once verified (fetched, and it links
 // to this server's metadata or authorization endpoint), else the hosted profile URL.

@@ -432,18 +432,14 @@ void handleIntrospect(const Config& c) {
     return;
   }
   Params f(sdk::Source::Form);
-  std::optional<std::string> token;
-  if (!f.get("token", token, kMaxTokenBytes)) {
+  std::string token;
+  if (!f.getRequired("token", token, kMaxTokenBytes)) {
     respondOAuthError(400, "invalid_request", f.error());
-    return;
-  }
-  if (!token) {
-    respondOAuthError(400, "invalid_request", "token is required");
     return;
   }
   Json rec;
   bool unavailable = false;
-  if (!findAccessToken(*token, rec, unavailable)) {
+  if (!findAccessToken(token, rec, unavailable)) {
     if (unavailable) {
       respondUnavailable();
       return;

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "magic/channels.hh"
 #include "magic/flow.hh"
 
 namespace magic = habanero::magic;
@@ -120,31 +121,7 @@ sdk::Result sendEmail(const magic::Message& m) {
   return sdk::mailSend(magic::dumpJson(message));
 }
 
-constexpr magic::Channel kEmail = {
-    .name = "email",
-    .topic = "magic-email.deliver",
-    .userKey = sdk::UserKey::Email,
-    .signupField = "email",
-    .amrJson = "[\"otp\"]",
-    .tokenBytes = 32,
-    .codeStyle = magic::CodeStyle::Base32x8,
-    .defaultMaxPerAddress = 5,
-    .defaultMaxPerIp = 20,
-    .localeProbe = "template_text",
-    .formTitle = "Sign in with email",
-    .formIntro = "We will email you a link to sign in. No password needed.",
-    .addressLabel = "Email address",
-    .addressInput = "type=\"email\" autocomplete=\"email\" inputmode=\"email\"",
-    .submitLabel = "Email me a link",
-    .missingAddress = "Enter your email address.",
-    .sentTitle = "Check your email",
-    .sentWhat = "a sign-in link and a code",
-    .codeInput =
-        "type=\"text\" autocapitalize=\"characters\" maxlength=\"12\" "
-        "placeholder=\"XXXX-XXXX\"",
-    .normalise = normaliseEmail,
-    .send = sendEmail,
-};
+constexpr magic::Channel kEmail = magic::withFunctions(magic::kEmailChannel, normaliseEmail, sendEmail);
 
 }  // namespace
 

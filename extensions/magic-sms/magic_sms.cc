@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "magic/channels.hh"
 #include "magic/flow.hh"
 
 namespace magic = habanero::magic;
@@ -95,33 +96,7 @@ sdk::Result sendSms(const magic::Message& m) {
   return sdk::smsSend(magic::dumpJson(magic::Json{{"to", m.to}, {"text", text}}));
 }
 
-constexpr magic::Channel kSms = {
-    .name = "sms",
-    .topic = "magic-sms.deliver",
-    .userKey = sdk::UserKey::Phone,
-    .signupField = "phone_number",
-    .amrJson = "[\"sms\"]",
-    .tokenBytes = 16,
-    .codeStyle = magic::CodeStyle::Digits6,
-    .defaultMaxPerAddress = 3,
-    .defaultMaxPerIp = 10,
-    .localeProbe = "template_sms",
-    .formTitle = "Sign in with your phone",
-    .formIntro = "We will text you a code to sign in. No password needed.",
-    .addressLabel = "Mobile number",
-    .addressInput =
-        "type=\"tel\" autocomplete=\"tel\" inputmode=\"tel\" "
-        "placeholder=\"+44 7700 900123\"",
-    .submitLabel = "Text me a code",
-    .missingAddress = "Enter your mobile number.",
-    .sentTitle = "Check your phone",
-    .sentWhat = "a code and a sign-in link",
-    .codeInput =
-        "type=\"text\" inputmode=\"numeric\" maxlength=\"8\" "
-        "placeholder=\"123456\"",
-    .normalise = normalisePhone,
-    .send = sendSms,
-};
+constexpr magic::Channel kSms = magic::withFunctions(magic::kSmsChannel, normalisePhone, sendSms);
 
 }  // namespace
 

@@ -260,17 +260,13 @@ void handleAuthorizeResume(const Config& config) {
     return;
   }
   Params in(sdk::Source::Query);
-  std::optional<std::string> p;
-  if (!in.get("p", p, 64)) {
+  std::string p;
+  if (!in.getRequired("p", p, 64)) {
     respondErrorPage(400, "Invalid request", in.error());
     return;
   }
-  if (!p) {
-    respondErrorPage(400, "Invalid request", "The request id is missing.");
-    return;
-  }
   PendingAuthorization req;
-  if (!loadPendingOrRespond(*p, req)) return;
+  if (!loadPendingOrRespond(p, req)) return;
   Client client;
   if (!loadPendingClientOrRespond(req, client)) return;
   if (!redirectUriAllowed(client.redirect_uris, req.redirect_uri)) {
@@ -278,15 +274,12 @@ void handleAuthorizeResume(const Config& config) {
                      "The redirect address is no longer registered for this application.");
     return;
   }
-  Session session;
-  SessionLookup sl = currentSession(session);
-  if (sl == SessionLookup::Unavailable) {
-    respondErrorPage(503, "Try again", "The server could not read your session.");
-    return;
-  }
   // Never send the browser round again: a login that did not produce a fresh session ends
   // the request with login_required.
-  if (sl == SessionLookup::None || (req.login_after > 0 && session.auth_time < req.login_after)) {
+  Session session;
+  SessionLookup sl = currentSessionOrRespond(session);
+  if (sl == SessionLookup::Unavailable) return;
+  if (sl == SessionLookup::None || !sessionIsFresh(session, req.login_after)) {
     PendingAuthorization taken;
     takePending(req.id, taken);
     redirectError(config, req, "login_required", "the sign-in did not complete", 302);

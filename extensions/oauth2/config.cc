@@ -8,10 +8,12 @@ namespace habanero::oauth2 {
 
 std::optional<Config> loadConfig() {
   Config c;
-  std::optional<std::string> base = issuerBase();
-  if (!base) return std::nullopt;
-  c.base = *base;
-  c.issuer = sdk::settingOr("issuer", c.base);
+  if (std::optional<std::string> base = issuerBase()) {
+    c.base = std::move(*base);
+  } else {
+    return std::nullopt;
+  }
+  c.issuer = sdk::settingOr("issuer", c.base);  // as configured (a trailing '/' kept)
   c.access_token_ttl = positiveSetting("access_token_ttl", c.access_token_ttl);
   c.id_token_ttl = positiveSetting("id_token_ttl", c.id_token_ttl);
   c.code_ttl = positiveSetting("code_ttl", c.code_ttl);

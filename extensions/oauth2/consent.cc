@@ -24,21 +24,7 @@ ConsentNeed consentNeeded(const Config& config, const Client& client,
 
 void showConsent(const Config& config, const Client& client, PendingAuthorization& req,
                  const Session& session) {
-  auto csrf = newCsrfToken();
-  if (req.id.empty()) {
-    auto id = randomId();
-    if (!id) {
-      respondErrorPage(503, "Try again", "The server could not start the consent step.");
-      return;
-    }
-    req.id = *id;
-    req.created = nowSeconds();
-  }
-  if (!csrf) {
-    respondErrorPage(503, "Try again", "The server could not start the consent step.");
-    return;
-  }
-  req.csrf = *csrf;
+  if (!startConsent(req.id, req.created, req.csrf, nowSeconds())) return;
   req.consent_sub = session.sub;
   if (savePending(req) != Store::Ok) {
     respondErrorPage(503, "Try again", "The server could not save the request.");
@@ -69,20 +55,20 @@ void showConsent(const Config& config, const Client& client, PendingAuthorizatio
 }
 
 void handleConsent(const Config& config) {
-  std::optional<ConsentForm> form = readConsentForm();
-  if (!form) return;
   PendingAuthorization req;
-  if (!loadPendingOrRespond(form->pendingId, req)) return;
-  Session session;
-  if (!checkConsent(*form, req.csrf, req.consent_sub, session)) return;
   Client client;
-  if (!loadPendingClientOrRespond(req, client)) return;
-  PendingAuthorization taken;
-  if (takePending(form->pendingId, taken) != Store::Ok || taken.csrf != req.csrf) {
-    respondConsentAlreadyUsed();
-    return;
-  }
-  if (!form->approve) {
+  Session session;
+  std::optional<bool> approve = consentDecision(
+      req, session,
+      [&](std::string_view id, PendingAuthorization& r) {
+        return loadPendingOrRespond(id, r) && loadPendingClientOrRespond(r, client);
+      },
+      [](const PendingAuthorization& r) {
+        PendingAuthorization taken;
+        return takePending(r.id, taken) == Store::Ok && taken.csrf == r.csrf;
+      });
+  if (!approve) return;
+  if (!*approve) {
     redirectError(config, req, "access_denied", "the user denied the request", 303);
     return;
   }

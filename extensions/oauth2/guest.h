@@ -19,6 +19,7 @@
 #include <habanero/session.hh>
 #include <habanero/settings.hh>
 #include <habanero/text.hh>
+#include <habanero/users.hh>
 
 #include <string_view>
 

@@ -4,16 +4,6 @@
 
 namespace habanero::oauth2 {
 
-std::string scopeDescription(std::string_view scope) {
-  if (scope == "openid") return "Sign you in with your account";
-  if (scope == "profile") return "See your basic profile (name, picture, locale)";
-  if (scope == "email") return "See your email address";
-  if (scope == "phone") return "See your phone number";
-  if (scope == "address") return "See your postal address";
-  if (scope == "offline_access") return "Keep access while you are not using it (offline access)";
-  return "Use the permission \xe2\x80\x9c" + std::string(scope) + "\xe2\x80\x9d";
-}
-
 void respondLogoutConfirmPage(std::string_view action, std::string_view logout_id,
                               std::string_view client_name) {
   std::string body = "<h1>Sign out?</h1>\n";

@@ -1,5 +1,5 @@
-// html.h — the oauth2 extension's own pages: the logout confirmation and "signed out", and
-// the words the consent page uses for OIDC scopes. Pages come from the guest library's one
+// html.h — the oauth2 extension's own pages: the logout confirmation and "signed out".
+// Pages come from the guest library's one
 // shell (<habanero/page.hh>): no scripts, the host's stylesheet, one Content-Security-Policy.
 #ifndef HABANERO_EXTENSIONS_OAUTH2_HTML_H_
 #define HABANERO_EXTENSIONS_OAUTH2_HTML_H_
@@ -15,9 +15,6 @@ void respondLogoutConfirmPage(std::string_view action, std::string_view logout_i
 
 // "You are signed out."
 void respondSignedOutPage();
-
-// A human description of a scope ("See your email address").
-std::string scopeDescription(std::string_view scope);
 
 }  // namespace habanero::oauth2
 

@@ -15,46 +15,40 @@
 namespace habanero::oauth2 {
 namespace {
 
-void handleRequest() {
-  std::string sub = sdk::subPath();
-  std::optional<Config> config = loadConfig();
-  if (!config) {
-    respondErrorPage(503, "Not configured", "The authorization server is not configured.");
-    return;
-  }
-  const Config& c = *config;
-  if (sub == "/.well-known/openid-configuration" ||
-      sub == "/.well-known/oauth-authorization-server") {
-    handleDiscovery(c);
-  } else if (sub == "/jwks.json") {
-    handleJwks(c);
-  } else if (sub == "/authorize") {
-    handleAuthorize(c);
-  } else if (sub == "/authorize/resume") {
-    handleAuthorizeResume(c);
-  } else if (sub == "/consent") {
-    handleConsent(c);
-  } else if (sub == "/token") {
-    handleToken(c);
-  } else if (sub == "/userinfo") {
-    handleUserinfo(c);
-  } else if (sub == "/introspect") {
-    handleIntrospect(c);
-  } else if (sub == "/revoke") {
-    handleRevoke(c);
-  } else if (sub == "/logout") {
-    handleLogout(c);
-  } else if (sub.starts_with("/webid/")) {
-    handleWebidProfile(c);
-  } else {
-    sdk::respond(404, "text/plain; charset=utf-8", "not found\n");
-  }
+using Handler = void (*)(const Config&);
+
+// The handler of a route of the manifest (the path below the mount); nullptr for none.
+Handler handlerFor(std::string_view sub) {
+  if (sub == "/.well-known/openid-configuration") return handleDiscovery;
+  if (sub == "/.well-known/oauth-authorization-server") return handleDiscovery;
+  if (sub == "/jwks.json") return handleJwks;
+  if (sub == "/authorize") return handleAuthorize;
+  if (sub == "/authorize/resume") return handleAuthorizeResume;
+  if (sub == "/consent") return handleConsent;
+  if (sub == "/token") return handleToken;
+  if (sub == "/userinfo") return handleUserinfo;
+  if (sub == "/introspect") return handleIntrospect;
+  if (sub == "/revoke") return handleRevoke;
+  if (sub == "/logout") return handleLogout;
+  if (sub.starts_with("/webid/")) return handleWebidProfile;
+  return nullptr;
 }
 
 }  // namespace
 }  // namespace habanero::oauth2
 
 HABANERO_EXPORT("habanero_on_request") int32_t onRequest() {
-  habanero::oauth2::handleRequest();
+  namespace oauth2 = habanero::oauth2;
+  oauth2::Handler handler = oauth2::handlerFor(habanero::sdk::subPath());
+  if (handler == nullptr) {
+    habanero::sdk::respond(404, "text/plain; charset=utf-8", "not found\n");
+    return 0;
+  }
+  std::optional<oauth2::Config> config = oauth2::loadConfig();
+  if (!config) {
+    oauth2::respondErrorPage(503, "Not configured", "The authorization server is not configured.");
+    return 0;
+  }
+  handler(*config);
   return 0;
 }

@@ -34,24 +34,6 @@ void invalidGrant(std::string_view description) {
   respondOAuthError(400, "invalid_grant", description);
 }
 
-enum class UserLookup { Found, NotFound, Unavailable };
-
-UserLookup loadUser(std::string_view sub, Json& out) {
-  std::string text;
-  switch (sdk::userGet(sub, text)) {
-    case sdk::Result::Ok:
-      break;
-    case sdk::Result::NotFound:
-      return UserLookup::NotFound;
-    default:
-      return UserLookup::Unavailable;
-  }
-  auto j = parseJsonObject(text);
-  if (!j) return UserLookup::Unavailable;
-  out = std::move(*j);
-  return UserLookup::Found;
-}
-
 void respondTokens(const Config& config, const IssuedAccessToken& at,
                    const std::vector<std::string>& scopes, const std::string& refresh_token,
                    const std::string& id_token, const std::string& jkt) {
@@ -140,12 +122,12 @@ void authorizationCodeGrant(const Config& config, const Client& client, Params& 
   const bool refresh = hasScope(grant.scopes, "offline_access") && client.allowsGrant("refresh_token");
 
   Json user;
-  switch (loadUser(grant.sub, user)) {
-    case UserLookup::Found:
+  switch (userRecord(grant.sub, user)) {
+    case Lookup::Found:
       break;
-    case UserLookup::NotFound:
+    case Lookup::NotFound:
       return invalidGrant("the user no longer exists");
-    case UserLookup::Unavailable:
+    case Lookup::Unavailable:
       return respondUnavailable();
   }
   resolveWebid(config, user, grant);
@@ -248,13 +230,13 @@ void refreshTokenGrant(const Config& config, const Client& client, Params& form,
     scopes = std::move(*requested);
   }
   Json user;
-  switch (loadUser(rec.sub, user)) {
-    case UserLookup::Found:
+  switch (userRecord(rec.sub, user)) {
+    case Lookup::Found:
       break;
-    case UserLookup::NotFound:
+    case Lookup::NotFound:
       revokeFamily(rec.family, now);
       return invalidGrant("the user no longer exists");
-    case UserLookup::Unavailable:
+    case Lookup::Unavailable:
       return respondUnavailable();
   }
 

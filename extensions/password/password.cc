@@ -60,12 +60,6 @@ constexpr std::string_view kAmr = "[\"pwd\"]";
 
 // ---- pages ------------------------------------------------------------------------------
 
-void expiredPage() {
-  respondErrorPage(400, "Sign-in link expired",
-                   "This sign-in page is no longer valid. Go back to the application and sign in "
-                   "again.");
-}
-
 // The sign-in form. `error` empty: no message.
 void formPage(int32_t status, std::string_view rt, std::string_view email, std::string_view error) {
   std::string action = mountBase() + "/";
@@ -93,15 +87,10 @@ void formPage(int32_t status, std::string_view rt, std::string_view email, std::
   respondPage(status, "Sign in", c);
 }
 
-// ---- the login attempt --------------------------------------------------------------------
-
-// Looks the attempt up; on Live, `hint` holds its login_hint (possibly empty).
-Attempt lookUpAttempt(std::string_view rt, std::string& hint) {
-  Json attempt;
-  Attempt a = loginAttempt(rt, attempt);
-  hint = jsonString(attempt, "login_hint").value_or("");
-  if (hint.size() > kMaxHint || hasControl(hint)) hint.clear();
-  return a;
+// The attempt's login_hint, if it is one a form can show ("" otherwise).
+std::string hintOf(const Json& attempt) {
+  std::string hint = jsonString(attempt, "login_hint").value_or("");
+  return hint.size() > kMaxHint || hasControl(hint) ? std::string() : hint;
 }
 
 // ---- failure counters ---------------------------------------------------------------------
@@ -126,46 +115,18 @@ std::string ipKey(std::string_view ip) { return "fail/ip/" + std::string(ip.subs
 
 void handleGet() {
   std::string rt;
-  if (sdk::queryParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
-  std::string hint;
-  switch (lookUpAttempt(rt, hint)) {
-    case Attempt::Live:
-      formPage(200, rt, hint, "");
-      return;
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-  }
+  Json attempt;
+  if (!liveAttemptOrRespond(sdk::Source::Query, rt, attempt)) return;
+  formPage(200, rt, hintOf(attempt), "");
 }
 
 void handlePost() {
   // Browsers say where a post comes from; only our own pages may post here.
-  if (crossSitePost()) {
-    respondErrorPage(403, "Request refused", "This form can only be sent from its own page.");
-    return;
-  }
+  if (refuseCrossSitePost()) return;
   std::string rt;
-  if (sdk::formParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
-  std::string hint;
-  switch (lookUpAttempt(rt, hint)) {
-    case Attempt::Live:
-      break;
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-  }
+  Json attempt;
+  if (!liveAttemptOrRespond(sdk::Source::Form, rt, attempt)) return;
+  std::string hint = hintOf(attempt);
 
   std::string emailParam, password;
   sdk::Result re = sdk::formParam("email", emailParam);
@@ -235,7 +196,7 @@ void handlePost() {
 
   sdk::Result rc = loginComplete(rt, subject, kAmr);
   if (rc == sdk::Result::NotFound) {
-    expiredPage();  // the attempt expired while the password was being checked
+    respondAttemptExpiredPage();  // the attempt expired while the password was being checked
     return;
   }
   if (rc != sdk::Result::Ok) {

@@ -1,6 +1,6 @@
 // flow.hh — the whole magic-link login (design 0002), shared by magic-email and magic-sms,
-// which only describe their channel (a Channel: how to validate an address, what the pages
-// say, how to send) and export
+// which only describe their channel (a Channel: what the pages say and the limits, in
+// channels.hh; how to validate an address and how to send, in each extension) and export
 //
 //   HABANERO_EXPORT("habanero_on_request") int32_t onRequest() { return magic::onRequest(kCh); }
 //   HABANERO_EXPORT("habanero_on_event") int32_t onEvent() { return magic::onEvent(kCh); }
@@ -105,9 +105,9 @@ struct Channel {
   std::string_view codeInput;       // e.g. inputmode="numeric"
 
   // The address in canonical form, or false with a message for the form.
-  bool (*normalise)(std::string_view typed, std::string& out, std::string& error);
+  bool (*normalise)(std::string_view typed, std::string& out, std::string& error) = nullptr;
   // Renders the templates and sends. Returns the host call's result.
-  sdk::Result (*send)(const Message& message);
+  sdk::Result (*send)(const Message& message) = nullptr;
 };
 
 // ---- small pieces ---------------------------------------------------------------------------
@@ -157,27 +157,17 @@ inline std::string minutesText(int64_t ttlMs) {
 
 // ---- pages ----------------------------------------------------------------------------------
 
-inline void expiredPage() {
-  respondErrorPage(400, "Sign-in page expired",
-            "This sign-in page is no longer valid. Go back to the application and sign in "
-            "again.");
-}
-
 inline void usedLinkPage() {
   respondErrorPage(410, "Link already used or expired",
-            "This sign-in link was already used or has expired. Each link works once, for a "
-            "few minutes. Go back to the application and sign in again.");
+                   "This sign-in link was already used or has expired. Each link works once, for a "
+                   "few minutes. Go back to the application and sign in again.");
 }
 
 inline void otherBrowserPage() {
   respondErrorPage(400, "Open the link where you started",
-            "This link only works in the browser where you asked for it, while that sign-in "
-            "is open. Open the link in that browser, or type the code from the message on "
-            "the sign-in page there.");
-}
-
-inline void crossSitePage() {
-  respondErrorPage(403, "Request refused", "This form can only be sent from its own page.");
+                   "This link only works in the browser where you asked for it, while that "
+                   "sign-in is open. Open the link in that browser, or type the code from the "
+                   "message on the sign-in page there.");
 }
 
 inline void formPage(const Channel& ch, int32_t status, std::string_view rt,
@@ -191,7 +181,7 @@ inline void formPage(const Channel& ch, int32_t status, std::string_view rt,
   }
   c += "<p>" + htmlEscape(ch.formIntro) + "</p>\n";
   c += "<form method=\"post\" action=\"" + htmlEscape(base + "/") + "\">\n";
-  c += "<input type=\"hidden\" name=\"rt\" value=\"" + htmlEscape(rt) + "\">\n";
+  c += hiddenInput("rt", rt) + "\n";
   c += "<label for=\"address\">" + htmlEscape(ch.addressLabel) + "</label>\n";
   c += "<input id=\"address\" name=\"address\" " + std::string(ch.addressInput) +
        " spellcheck=\"false\" autocapitalize=\"none\" required autofocus";
@@ -224,7 +214,7 @@ inline void codePage(const Channel& ch, int32_t status, std::string_view rt,
   }
   c += "<p>Open the link in this browser, or enter the code here.</p>\n";
   c += "<form method=\"post\" action=\"" + htmlEscape(base + "/code") + "\">\n";
-  c += "<input type=\"hidden\" name=\"rt\" value=\"" + htmlEscape(rt) + "\">\n";
+  c += hiddenInput("rt", rt) + "\n";
   c += "<label for=\"code\">Code</label>\n";
   c += "<input id=\"code\" name=\"code\" " + std::string(ch.codeInput) +
        " autocomplete=\"one-time-code\" spellcheck=\"false\" required autofocus";
@@ -246,21 +236,8 @@ inline void lockedPage(const Channel& ch, std::string_view rt) {
 
 inline void handleForm(const Channel& ch) {
   std::string rt;
-  if (sdk::queryParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
   Json attempt;
-  switch (loginAttempt(rt, attempt)) {
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-    case Attempt::Live:
-      break;
-  }
+  if (!liveAttemptOrRespond(sdk::Source::Query, rt, attempt)) return;
   std::string hint = jsonString(attempt, "login_hint").value_or("");
   std::string address, error;
   if (hint.empty() || hint.size() > 320 || !ch.normalise(hint, address, error)) address.clear();
@@ -268,26 +245,10 @@ inline void handleForm(const Channel& ch) {
 }
 
 inline void handleSend(const Channel& ch) {
-  if (crossSitePost()) {
-    crossSitePage();
-    return;
-  }
+  if (refuseCrossSitePost()) return;
   std::string rt;
-  if (sdk::formParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
   Json attempt;
-  switch (loginAttempt(rt, attempt)) {
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-    case Attempt::Live:
-      break;
-  }
+  if (!liveAttemptOrRespond(sdk::Source::Form, rt, attempt)) return;
   std::string typed;
   sdk::Result ra = sdk::formParam("address", typed);
   if (ra != sdk::Result::Ok || trim(typed).empty()) {
@@ -371,45 +332,16 @@ inline void handleSend(const Channel& ch) {
 
 inline void handleCodeGet(const Channel& ch) {
   std::string rt;
-  if (sdk::queryParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
   Json attempt;
-  switch (loginAttempt(rt, attempt)) {
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-    case Attempt::Live:
-      break;
-  }
+  if (!liveAttemptOrRespond(sdk::Source::Query, rt, attempt)) return;
   codePage(ch, 200, rt, "", "", loadSettings(ch).ttlMs);
 }
 
 inline void handleCode(const Channel& ch) {
-  if (crossSitePost()) {
-    crossSitePage();
-    return;
-  }
+  if (refuseCrossSitePost()) return;
   std::string rt;
-  if (sdk::formParam("rt", rt) != sdk::Result::Ok || !plausibleRt(rt)) {
-    expiredPage();
-    return;
-  }
   Json attempt;
-  switch (loginAttempt(rt, attempt)) {
-    case Attempt::Gone:
-      expiredPage();
-      return;
-    case Attempt::Unavailable:
-      respondUnavailablePage();
-      return;
-    case Attempt::Live:
-      break;
-  }
+  if (!liveAttemptOrRespond(sdk::Source::Form, rt, attempt)) return;
   Settings s = loadSettings(ch);
   std::string typed;
   if (sdk::formParam("code", typed) != sdk::Result::Ok || trim(typed).empty()) {
@@ -481,7 +413,7 @@ inline void handleCode(const Channel& ch) {
   sdk::kvRemove(fKey);
   sdk::Result rc = loginComplete(rt, sub, ch.amrJson);
   if (rc == sdk::Result::NotFound) {
-    expiredPage();
+    respondAttemptExpiredPage();
     return;
   }
   if (rc != sdk::Result::Ok) {
@@ -551,17 +483,14 @@ inline void handleConfirmGet(const Channel& ch) {
   c += "<h1>Finish signing in</h1>\n";
   c += "<p id=\"message\">Continue as <strong>" + htmlEscape(link.addr) + "</strong>?</p>\n";
   c += "<form method=\"post\" action=\"" + htmlEscape(mountBase() + "/confirm") + "\">\n";
-  c += "<input type=\"hidden\" name=\"t\" value=\"" + htmlEscape(t) + "\">\n";
+  c += hiddenInput("t", t) + "\n";
   c += "<p><button type=\"submit\">Sign in</button></p>\n</form>\n";
   c += "<p class=\"muted\">If you did not ask to sign in, close this page.</p>\n";
   respondPage(200, "Finish signing in", c);
 }
 
 inline void handleConfirm(const Channel& ch) {
-  if (crossSitePost()) {
-    crossSitePage();
-    return;
-  }
+  if (refuseCrossSitePost()) return;
   std::string t;
   LinkRecord link;
   // The attempt is checked before the take, so a post from another browser never uses
@@ -581,7 +510,7 @@ inline void handleConfirm(const Channel& ch) {
   sdk::kvRemove(failKey(link.rt));
   sdk::Result rc = loginComplete(link.rt, link.sub, ch.amrJson);
   if (rc == sdk::Result::NotFound) {
-    expiredPage();
+    respondAttemptExpiredPage();
     return;
   }
   if (rc != sdk::Result::Ok) {

@@ -22,7 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include <habanero/text.hh>
+
 namespace habanero::indieauth {
+
+namespace sdk = habanero::sdk;
 
 // Bound on the work the readers do (bytes of HTML examined; links returned).
 inline constexpr size_t kMaxHtmlBytes = 512 * 1024;
@@ -30,15 +34,9 @@ inline constexpr size_t kMaxLinks = 64;
 
 namespace link_detail {
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using sdk::asciiLower;
 
 inline bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-
-inline std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
 
 inline std::string_view trim(std::string_view s) {
   while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
@@ -54,7 +52,7 @@ inline bool relListHas(std::string_view rels, std::string_view rel) {
     size_t end = i;
     while (end < rels.size() && !isSpace(rels[end])) ++end;
     std::string_view token = rels.substr(i, end - i);
-    if (!token.empty() && toLower(token) == toLower(rel)) return true;
+    if (!token.empty() && asciiLower(token) == asciiLower(rel)) return true;
     i = end;
   }
   return false;
@@ -180,7 +178,7 @@ inline std::vector<HeaderLink> parseLinkHeaders(const std::vector<std::string>& 
                !link_detail::isSpace(s[i])) {
           ++i;
         }
-        std::string name = link_detail::toLower(s.substr(name_start, i - name_start));
+        std::string name = link_detail::asciiLower(s.substr(name_start, i - name_start));
         while (i < s.size() && link_detail::isSpace(s[i])) ++i;
         std::string param_value;
         if (i < s.size() && s[i] == '=') {
@@ -271,7 +269,7 @@ inline std::optional<HtmlTag> readTag(std::string_view html, size_t pos) {
   }
   size_t name_start = i;
   while (i < html.size() && !isSpace(html[i]) && html[i] != '>' && html[i] != '/') ++i;
-  tag.name = link_detail::toLower(html.substr(name_start, i - name_start));
+  tag.name = link_detail::asciiLower(html.substr(name_start, i - name_start));
   while (i < html.size() && html[i] != '>') {
     while (i < html.size() && (isSpace(html[i]) || html[i] == '/')) ++i;
     if (i >= html.size() || html[i] == '>') break;
@@ -280,7 +278,7 @@ inline std::optional<HtmlTag> readTag(std::string_view html, size_t pos) {
            html[i] != '/') {
       ++i;
     }
-    std::string name = link_detail::toLower(html.substr(an, i - an));
+    std::string name = link_detail::asciiLower(html.substr(an, i - an));
     while (i < html.size() && isSpace(html[i])) ++i;
     std::string value;
     if (i < html.size() && html[i] == '=') {
@@ -325,7 +323,7 @@ void forEachTag(std::string_view html, Visit&& visit) {
       while (true) {
         end = html.find("</", end);
         if (end == std::string_view::npos) return;
-        if (link_detail::toLower(html.substr(end, close.size())) == close) break;
+        if (link_detail::asciiLower(html.substr(end, close.size())) == close) break;
         end += 2;
       }
       pos = end;

@@ -33,7 +33,11 @@
 #include <string_view>
 #include <vector>
 
+#include <habanero/text.hh>
+
 namespace habanero::indieauth {
+
+namespace sdk = habanero::sdk;
 
 // Longest URL (profile, client_id, redirect_uri, link target) the extension accepts.
 inline constexpr size_t kMaxUrlBytes = 2048;
@@ -78,24 +82,12 @@ struct UrlCheck {
 
 namespace url_detail {
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using sdk::asciiLower;
 inline bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
-inline std::string toLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using sdk::equalsIgnoreCase;
 
 // RFC 3986 unreserved / sub-delims / ':' '@' — what a path segment, query or fragment may
 // hold besides percent-encodings ('/' and '?' are added by the callers).
@@ -143,7 +135,7 @@ inline bool isEncodedText(std::string_view s, std::string_view extra) {
 inline bool isDotSegment(std::string_view seg) {
   std::string decoded;
   for (size_t i = 0; i < seg.size(); ++i) {
-    if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' && lower(seg[i + 2]) == 'e') {
+    if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' && asciiLower(seg[i + 2]) == 'e') {
       decoded.push_back('.');
       i += 2;
     } else {
@@ -192,7 +184,7 @@ inline bool endsInNumber(std::string_view h) {
   size_t dot = h.rfind('.');
   std::string_view last = dot == std::string_view::npos ? h : h.substr(dot + 1);
   if (last.empty()) return false;
-  if (last.size() >= 2 && last[0] == '0' && lower(last[1]) == 'x') {
+  if (last.size() >= 2 && last[0] == '0' && asciiLower(last[1]) == 'x') {
     for (char c : last.substr(2)) {
       if (!isHex(c)) return false;
     }
@@ -252,7 +244,7 @@ inline UrlCheck parseHttpUrl(std::string_view text) {
   size_t colon = text.find(':');
   if (colon == std::string_view::npos) return fail("has no scheme");
   Url u;
-  u.scheme = toLower(text.substr(0, colon));
+  u.scheme = asciiLower(text.substr(0, colon));
   if (u.scheme != "http" && u.scheme != "https") return fail("must use the http or https scheme");
   std::string_view rest = text.substr(colon + 1);
   if (!rest.starts_with("//")) return fail("has no host");
@@ -327,7 +319,7 @@ inline UrlCheck parseHttpUrl(std::string_view text) {
     bool is_default = (u.scheme == "http" && v == 80) || (u.scheme == "https" && v == 443);
     u.port = is_default ? "" : p;
   }
-  u.host = toLower(host);
+  u.host = asciiLower(host);
   if (!isEncodedText(path, "/")) return fail("has a malformed path");
   u.path = path.empty() ? "/" : std::string(path);
   out.url = std::move(u);
@@ -425,7 +417,7 @@ inline bool isValidRedirectUri(std::string_view uri) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7f || c == '#') return false;
   }
-  std::string scheme = url_detail::toLower(uri.substr(0, colon));
+  std::string scheme = url_detail::asciiLower(uri.substr(0, colon));
   if (scheme == "http" || scheme == "https") return parseHttpUrl(uri).url.has_value();
   return true;
 }

@@ -6,29 +6,32 @@
 // `decision` = approve | deny to the extension's consent route. Needs the capabilities
 // "http", "settings", "sessions" and "crypto".
 //
+//   if (!sdk::startConsent(req.id, req.created, req.csrf, now)) return;  // answered
+//   req.consent_sub = session.sub;  … save the request …
 //   sdk::ConsentPage page{.title = "Allow access?", .leadHtml = "<strong>App</strong> would like to:",
 //                         .asks = {"See your email address"}, .action = "/consent",
 //                         .pendingId = req.id, .csrf = req.csrf};
 //   sdk::respondConsentPage(page);
 //
-//   std::optional<sdk::ConsentForm> form = sdk::readConsentForm();   // POST /consent
-//   if (!form) return;                                                // answered
-//   … load the pending request form->pendingId (answer if gone) …
-//   sdk::Session session;
-//   if (!sdk::checkConsent(*form, req.csrf, req.consent_sub, session)) return;  // answered
-//   … take the request (single use), then redirect with a code or access_denied …
+//   sdk::Session session;                                            // POST /consent
+//   std::optional<bool> approve = sdk::consentDecision(req, session, loadOrRespond, take);
+//   if (!approve) return;                                             // answered
+//   … redirect with a code, or with access_denied …
 #ifndef HABANERO_SDK_CPP_HABANERO_CONSENT_HH_
 #define HABANERO_SDK_CPP_HABANERO_CONSENT_HH_
 
 #include <habanero.hh>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <habanero/form.hh>
 #include <habanero/page.hh>
+#include <habanero/random.hh>
 #include <habanero/session.hh>
 #include <habanero/text.hh>
 
@@ -36,6 +39,51 @@ namespace habanero::sdk {
 
 // Longest request id and CSRF token a consent form may post.
 inline constexpr size_t kMaxConsentFieldBytes = 64;
+
+// How the consent page names a scope: OpenID Connect's, IndieAuth's (Micropub, Microsub),
+// else the scope itself in quotes.
+inline std::string scopeDescription(std::string_view scope) {
+  static constexpr std::pair<std::string_view, std::string_view> kScopes[] = {
+      {"openid", "Sign you in with your account"},
+      {"profile", "See your basic profile (name, photo, profile URL, locale)"},
+      {"email", "See your email address"},
+      {"phone", "See your phone number"},
+      {"address", "See your postal address"},
+      {"offline_access", "Keep access while you are not using it (offline access)"},
+      {"create", "Create new posts on your site (Micropub create)"},
+      {"update", "Edit your posts (Micropub update)"},
+      {"delete", "Delete your posts (Micropub delete)"},
+      {"undelete", "Restore deleted posts (Micropub undelete)"},
+      {"media", "Upload files to your media endpoint"},
+      {"draft", "Create drafts only"},
+      {"read", "Read your feeds (Microsub)"},
+      {"follow", "Follow and unfollow feeds (Microsub)"},
+      {"mute", "Mute or block in your reader (Microsub)"},
+      {"block", "Mute or block in your reader (Microsub)"},
+      {"channels", "Manage your reader's channels (Microsub)"},
+  };
+  for (const auto& [name, text] : kScopes) {
+    if (name == scope) return std::string(text);
+  }
+  return "Use the permission \xe2\x80\x9c" + std::string(scope) + "\xe2\x80\x9d";
+}
+
+// Readies a pending request for its consent page: a fresh CSRF token into `csrf` and, when
+// `id` is empty (the request was never saved), a fresh id with `created` = `nowS`. The
+// caller then records who is asked and saves the request. False (answered 503) if the
+// host's CSPRNG failed.
+inline bool startConsent(std::string& id, int64_t& created, std::string& csrf, int64_t nowS) {
+  std::optional<std::string> token = newCsrfToken();
+  std::optional<std::string> fresh = id.empty() ? randomId() : std::optional<std::string>(id);
+  if (!token || !fresh) {
+    respondErrorPage(503, "Try again", "The server could not start the consent step.");
+    return false;
+  }
+  if (id.empty()) created = nowS;
+  id = std::move(*fresh);
+  csrf = std::move(*token);
+  return true;
+}
 
 struct ConsentPage {
   std::string title;                   // plain text: the heading and the page title
@@ -111,11 +159,8 @@ inline bool checkConsent(const ConsentForm& form, std::string_view storedCsrf,
     respondErrorPage(400, "Bad request", "The consent form is not valid. Start again.");
     return false;
   }
-  SessionLookup sl = currentSession(session);
-  if (sl == SessionLookup::Unavailable) {
-    respondErrorPage(503, "Try again", "The server could not read your session.");
-    return false;
-  }
+  SessionLookup sl = currentSessionOrRespond(session);
+  if (sl == SessionLookup::Unavailable) return false;
   if (sl == SessionLookup::None || session.sub != consentSub) {
     respondErrorPage(400, "Session changed",
                      "You are no longer signed in as the user who was asked. Start again from "
@@ -130,6 +175,25 @@ inline void respondConsentAlreadyUsed() {
   respondErrorPage(400, "Request already used",
                    "This sign-in request was already completed. Start again from the "
                    "application.");
+}
+
+// The POST of the consent form up to the user's decision: reads the form, loads the pending
+// request with `load(id, request)` (which answers and returns false when it fails), checks
+// the token and the user (checkConsent), and uses the request up with `take(request)` (true
+// when it took this very request: single use; otherwise the "already used" page). `Request`
+// has the members `csrf` and `consent_sub`. Returns true to approve, false to deny; nullopt
+// when it has answered.
+template <class Request, class Load, class Take>
+std::optional<bool> consentDecision(Request& request, Session& session, Load&& load,
+                                    Take&& take) {
+  std::optional<ConsentForm> form = readConsentForm();
+  if (!form || !load(form->pendingId, request)) return std::nullopt;
+  if (!checkConsent(*form, request.csrf, request.consent_sub, session)) return std::nullopt;
+  if (!take(request)) {
+    respondConsentAlreadyUsed();
+    return std::nullopt;
+  }
+  return form->approve;
 }
 
 }  // namespace habanero::sdk

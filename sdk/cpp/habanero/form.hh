@@ -5,7 +5,7 @@
 // Duplicate, a source that is not valid percent-encoding/UTF-8 is InvalidArgument for every
 // name. Params turns those into one description and adds a size limit and a control-character
 // check, so handlers only see plausible text. Needs the capability "http" (and "crypto" for
-// the CSRF helpers).
+// the CSRF helpers, "settings" for the 403 page).
 //
 //   sdk::Params q(sdk::Source::Query);
 //   std::optional<std::string> state;
@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include <habanero/page.hh>
 #include <habanero/random.hh>
 #include <habanero/text.hh>
 
@@ -59,15 +60,25 @@ class Params {
     return true;
   }
 
+  // get() for a parameter that must be there: also false, with error() "<name> is
+  // required", when it is absent or empty.
+  bool getRequired(std::string_view name, std::string& out, size_t maxBytes) {
+    std::optional<std::string> value;
+    if (!get(name, value, maxBytes)) return false;
+    if (!value) return fail(name, "", " is required");
+    out = std::move(*value);
+    return true;
+  }
+
   // The description of the first failure ("duplicate parameter: state").
   const std::string& error() const { return error_; }
   // The parameter that failed first ("" for a malformed source).
   const std::string& failedName() const { return failed_; }
 
  private:
-  bool fail(std::string_view name, std::string_view what) {
+  bool fail(std::string_view name, std::string_view before, std::string_view after = {}) {
     failed_ = std::string(name);
-    error_ = std::string(what) + failed_;
+    error_ = std::string(before) + failed_ + std::string(after);
     return false;
   }
 
@@ -90,6 +101,13 @@ inline bool crossSitePost() {
     return *site != "same-origin" && *site != "none";
   }
   return false;
+}
+
+// Answers 403 (a page) and returns true when crossSitePost(); callers then return.
+inline bool refuseCrossSitePost() {
+  if (!crossSitePost()) return false;
+  respondErrorPage(403, "Request refused", "This form can only be sent from its own page.");
+  return true;
 }
 
 // `<input type="hidden" name="…" value="…">` with both escaped.

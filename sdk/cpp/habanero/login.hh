@@ -1,13 +1,14 @@
 // login.hh — the login facility for authenticator extensions (capabilities "login" and,
-// for passwords, "users"): the pending attempt a login form serves, completing it, and
+// for passwords, "users"; pages also "settings"): the pending attempt a login form serves, completing it, and
 // checking a password.
 //
 // The host's /login page sends the browser to <mount>/?rt=<attempt>; the authenticator shows
 // its form for that attempt, proves who the user is and calls loginComplete, after which the
 // host answers (session cookie, redirect back to the protocol extension).
 //
+//   std::string rt;
 //   sdk::Json attempt;
-//   switch (sdk::loginAttempt(rt, attempt)) { case sdk::Attempt::Gone: return expired(); … }
+//   if (!sdk::liveAttemptOrRespond(sdk::Source::Query, rt, attempt)) return;  // answered
 //   std::string hint = sdk::jsonString(attempt, "login_hint").value_or("");
 //   if (sdk::loginComplete(rt, sub, "[\"pwd\"]") == sdk::Result::Ok) return;  // host answers
 #ifndef HABANERO_SDK_CPP_HABANERO_LOGIN_HH_
@@ -19,6 +20,7 @@
 #include <string_view>
 
 #include <habanero/json.hh>
+#include <habanero/page.hh>
 #include <habanero/text.hh>
 
 namespace habanero::sdk {
@@ -45,6 +47,35 @@ inline Attempt loginAttempt(std::string_view rt, Json& out) {
   }
   out = parseJsonObject(text).value_or(Json::object());
   return Attempt::Live;
+}
+
+// The page for a sign-in form whose attempt is missing, unknown or over (400).
+inline void respondAttemptExpiredPage() {
+  respondErrorPage(400, "Sign-in page expired",
+                   "This sign-in page is no longer valid. Go back to the application and sign in "
+                   "again.");
+}
+
+// The live attempt named by the request's `rt` parameter (from `source`): fills `rt` and
+// `attempt` and returns true; otherwise answers — respondAttemptExpiredPage() for a missing,
+// implausible or gone attempt, respondUnavailablePage() when the host failed — and returns
+// false.
+inline bool liveAttemptOrRespond(Source source, std::string& rt, Json& attempt) {
+  if (param(source, "rt", rt) != Result::Ok || !plausibleRt(rt)) {
+    respondAttemptExpiredPage();
+    return false;
+  }
+  switch (loginAttempt(rt, attempt)) {
+    case Attempt::Live:
+      return true;
+    case Attempt::Gone:
+      respondAttemptExpiredPage();
+      return false;
+    case Attempt::Unavailable:
+      break;
+  }
+  respondUnavailablePage();
+  return false;
 }
 
 // Completes attempt `rt` for `sub` with `amrJson` (a JSON array of RFC 8176 values). On Ok

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <habanero/json.hh>
+#include <habanero/page.hh>
 
 namespace habanero::sdk {
 
@@ -56,6 +57,22 @@ inline SessionLookup currentSession(Session& out) {
   if (s.sub.empty()) return SessionLookup::None;
   out = std::move(s);
   return SessionLookup::Found;
+}
+
+// currentSession() for a browser page: on Unavailable it has answered (503 page) and the
+// caller returns.
+inline SessionLookup currentSessionOrRespond(Session& out) {
+  SessionLookup sl = currentSession(out);
+  if (sl == SessionLookup::Unavailable) {
+    respondErrorPage(503, "Try again", "The server could not read your session.");
+  }
+  return sl;
+}
+
+// Whether `s` satisfies a login required at `loginAfter` (seconds since the epoch; <= 0:
+// any session does): the session began at or after it.
+inline bool sessionIsFresh(const Session& s, int64_t loginAfter) {
+  return loginAfter <= 0 || s.auth_time >= loginAfter;
 }
 
 }  // namespace habanero::sdk
