@@ -121,6 +121,7 @@ Response GatewayDispatcher::dispatch(const Request& request) {
       counters_.forwarded.fetch_add(1);
       return withId(fromProto(answer));
     }
+    counters_.grpc_errors.fetch_add(1);
     grpc::StatusCode code = result.status.error_code();
     if (result.not_run && code != grpc::StatusCode::DEADLINE_EXCEEDED) continue;
     if (code == grpc::StatusCode::DEADLINE_EXCEEDED || Clock::now() >= deadline) {

@@ -42,6 +42,7 @@ class GatewayDispatcher final : public Dispatcher {
     std::atomic<uint64_t> unavailable{0};      // 503: no worker could take it
     std::atomic<uint64_t> failed_in_flight{0}; // 502: connection lost after sending
     std::atomic<uint64_t> deadline{0};         // 504
+    std::atomic<uint64_t> grpc_errors{0};      // Dispatch calls that did not return OK
   };
 
   // `pool` must outlive this.

@@ -88,13 +88,23 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(events, max_attempts),
     HABANERO_CONFIG_FIELD(events, failed_ttl_s),
     HABANERO_CONFIG_FIELD(web, page_template),
+    HABANERO_CONFIG_FIELD(cluster, role),
+    HABANERO_CONFIG_FIELD(cluster, workers),
+    HABANERO_CONFIG_FIELD(cluster, listen),
+    HABANERO_CONFIG_FIELD(cluster, threads),
+    HABANERO_CONFIG_FIELD(cluster, request_timeout_ms),
+    HABANERO_CONFIG_FIELD(cluster, health_interval_ms),
+    HABANERO_CONFIG_FIELD(cluster, min_workers),
+    HABANERO_CONFIG_FIELD(cluster, tls_cert),
+    HABANERO_CONFIG_FIELD(cluster, tls_key),
+    HABANERO_CONFIG_FIELD(cluster, tls_ca),
 };
 
 #undef HABANERO_CONFIG_FIELD
 
 constexpr std::string_view kSections[] = {"server", "runtime", "store",    "log",
                                           "keys",   "admin",   "mail",     "sms",
-                                          "outbound", "events", "web"};
+                                          "outbound", "events", "web", "cluster"};
 // Other names operators know these keys by (the and common SMTP tooling's).
 constexpr std::pair<std::string_view, std::string_view> kEnvAliases[] = {
     {"HABANERO_SMTP_URL", "HABANERO_MAIL_URL"},
@@ -704,6 +714,26 @@ absl::Status validateConfig(const Config& config) {
     complain("events.retry_max_ms", "must be at least events.retry_base_ms");
   }
   if (config.events.max_attempts == 0) complain("events.max_attempts", "must be > 0");
+
+  const Config::Cluster& cluster = config.cluster;
+  if (cluster.role != "all" && cluster.role != "gateway" && cluster.role != "worker") {
+    complain("cluster.role", "must be \"all\", \"gateway\" or \"worker\"");
+  }
+  if (cluster.role == "gateway" && cluster.workers.find_first_not_of(" ,\t") == std::string::npos) {
+    complain("cluster.workers", "must list the workers (HOST:PORT ...) when cluster.role is gateway");
+  }
+  if (cluster.role != "all" && config.server.issuer.empty()) {
+    complain("server.issuer", "must be set in a cluster (the gateway's public URL, the same on "
+                              "every gateway and worker)");
+  }
+  if (cluster.request_timeout_ms == 0) complain("cluster.request_timeout_ms", "must be > 0");
+  if (cluster.health_interval_ms == 0) complain("cluster.health_interval_ms", "must be > 0");
+  if (cluster.tls_cert.empty() != cluster.tls_key.empty()) {
+    complain("cluster.tls_cert", "tls_cert and tls_key must be set together (or neither)");
+  }
+  if (cluster.role == "gateway" && !cluster.tls_cert.empty() && cluster.tls_ca.empty()) {
+    complain("cluster.tls_ca", "must be set with tls_cert on a gateway (the CA of the workers)");
+  }
 
   std::set<std::string> client_ids;
   for (size_t i = 0; i < config.clients.size(); ++i) {

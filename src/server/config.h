@@ -2,7 +2,7 @@
 // HABANERO_<SECTION>_<KEY> environment variables, then command-line flags.
 //
 // Every scalar key of [server], [runtime], [store], [log], [keys], [admin],
-// [mail], [sms], [outbound], [events] and [web] can be set from the environment, e.g.
+// [mail], [sms], [outbound], [events], [web] and [cluster] can be set from the environment, e.g.
 // HABANERO_SERVER_LISTEN=0.0.0.0:9000 or HABANERO_KEYS_ALG=EdDSA;
 // HABANERO_SMTP_URL and HABANERO_SMTP_FROM are aliases of HABANERO_MAIL_URL/_FROM. Errors name the key and, for the file,
 // its path and line: "habanero.toml:12:1: server.threads: expected an integer".
@@ -148,6 +148,24 @@ struct Config {
     // "" = the built-in shell.
     std::string page_template;
   } web;
+
+  // The cluster roles (docs/cluster.md, src/cluster/). "all" is one process.
+  struct Cluster {
+    std::string role = "all";               // all | gateway | worker (`serve --role`)
+    // gateway: the workers, "HOST:PORT HOST:PORT" (spaces or commas); a host name
+    // with several addresses is several workers (re-resolved every few seconds).
+    std::string workers;
+    std::string listen = "127.0.0.1:9090";  // worker: the gRPC port (ADDR:PORT)
+    uint32_t threads = 0;                   // worker: request threads; 0 -> 2 per core
+    uint32_t request_timeout_ms = 30000;    // gateway: a worker's answer, retries included
+    uint32_t health_interval_ms = 1000;     // gateway: health checks of every worker
+    uint32_t min_workers = 1;               // gateway: /readyz needs this many healthy
+    // Mutual TLS between gateway and workers: each side's certificate and key, and
+    // the CA that signs the other side's. All empty: plaintext.
+    std::string tls_cert;
+    std::string tls_key;
+    std::string tls_ca;
+  } cluster;
 
   std::vector<StaticClientConfig> clients;  // [[clients]]; none by default
 
