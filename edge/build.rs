@@ -9,6 +9,10 @@
 //   HABANERO_EDGE_CONFIG    the operator's file (default: extensions.toml here)
 //   HABANERO_EDGE_WASM_DIR  where module paths resolve (the C++ build's wasm dir,
 //                           e.g. build/wasm); required
+//
+// With `refused = "unavailable"` at the top of the file, a module that fails is
+// left out and its mount answers 503 "extension unavailable", as on the server
+// (the conformance suite deploys modules that must be refused).
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,7 @@ struct Ext {
     routes: Vec<String>,
     kind: String,
     display_name: String,
+    refusal: Option<String>,
 }
 
 fn fail(msg: String) -> ! {
@@ -42,21 +47,14 @@ fn fail(msg: String) -> ! {
     std::process::exit(1);
 }
 
-fn strings(v: &toml::Value, origin: &str, key: &str) -> Vec<String> {
-    let Some(arr) = v.as_array() else { fail(format!("{origin}: {key}: expected an array of strings")) };
-    arr.iter()
-        .map(|s| match s.as_str() {
-            Some(s) => s.to_string(),
-            None => fail(format!("{origin}: {key}: expected an array of strings")),
-        })
-        .collect()
+fn strings(v: &toml::Value, origin: &str, key: &str) -> Result<Vec<String>, String> {
+    let bad = || format!("{origin}: {key}: expected an array of strings");
+    let arr = v.as_array().ok_or_else(bad)?;
+    arr.iter().map(|s| s.as_str().map(str::to_string).ok_or_else(bad)).collect()
 }
 
-fn string(v: &toml::Value, origin: &str, key: &str) -> String {
-    match v.as_str() {
-        Some(s) => s.to_string(),
-        None => fail(format!("{origin}: {key}: expected a string")),
-    }
+fn string(v: &toml::Value, origin: &str, key: &str) -> Result<String, String> {
+    v.as_str().map(str::to_string).ok_or_else(|| format!("{origin}: {key}: expected a string"))
 }
 
 struct Manifest {
@@ -71,12 +69,10 @@ struct Manifest {
 }
 
 // The manifest rules of src/runtime/manifest.cc.
-fn parse_manifest(path: &Path) -> Manifest {
+fn parse_manifest(path: &Path) -> Result<Manifest, String> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| fail(format!("{origin}: cannot read manifest: {e}")));
-    let table: toml::Table =
-        text.parse().unwrap_or_else(|e| fail(format!("{origin}: {e}")));
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{origin}: cannot read manifest: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("{origin}: {e}"))?;
     let mut m = Manifest {
         name: String::new(),
         abi: 0,
@@ -91,31 +87,31 @@ fn parse_manifest(path: &Path) -> Manifest {
     for (key, v) in &table {
         match key.as_str() {
             "name" => {
-                m.name = string(v, &origin, key);
+                m.name = string(v, &origin, key)?;
                 have_name = true;
             }
             "abi" => {
-                m.abi = v.as_integer().unwrap_or_else(|| fail(format!("{origin}: abi: expected an integer")));
+                m.abi = v.as_integer().ok_or_else(|| format!("{origin}: abi: expected an integer"))?;
                 have_abi = true;
             }
             "description" | "robust_to" => {}
             "status" => {
-                let s = string(v, &origin, key);
+                let s = string(v, &origin, key)?;
                 if s != "stable" && s != "alpha" {
-                    fail(format!("{origin}: status: expected \"stable\" or \"alpha\""));
+                    return Err(format!("{origin}: status: expected \"stable\" or \"alpha\""));
                 }
             }
             "routes" => {
-                m.routes = strings(v, &origin, key);
+                m.routes = strings(v, &origin, key)?;
                 if m.routes.iter().any(|r| !r.starts_with('/')) {
-                    fail(format!("{origin}: routes: routes must start with '/'"));
+                    return Err(format!("{origin}: routes: routes must start with '/'"));
                 }
             }
             "capabilities" | "optional_capabilities" => {
-                let caps = strings(v, &origin, key);
+                let caps = strings(v, &origin, key)?;
                 for c in &caps {
                     if !abi::is_known_capability(c) {
-                        fail(format!("{origin}: {key}: unknown capability '{c}'"));
+                        return Err(format!("{origin}: {key}: unknown capability '{c}'"));
                     }
                 }
                 if key == "capabilities" {
@@ -126,56 +122,56 @@ fn parse_manifest(path: &Path) -> Manifest {
                 }
             }
             "kind" => {
-                m.kind = string(v, &origin, key);
+                m.kind = string(v, &origin, key)?;
                 if !["authenticator", "protocol", ""].contains(&m.kind.as_str()) {
-                    fail(format!("{origin}: kind: expected \"authenticator\", \"protocol\" or \"\""));
+                    return Err(format!("{origin}: kind: expected \"authenticator\", \"protocol\" or \"\""));
                 }
             }
             "subscribes" => {
-                m.subscribes = strings(v, &origin, key);
+                m.subscribes = strings(v, &origin, key)?;
                 for t in &m.subscribes {
                     if !abi::is_valid_topic(t) {
-                        fail(format!("{origin}: subscribes: '{t}' is not a topic name"));
+                        return Err(format!("{origin}: subscribes: '{t}' is not a topic name"));
                     }
                 }
             }
             "display_name" => {
-                m.display_name = string(v, &origin, key);
+                m.display_name = string(v, &origin, key)?;
                 if m.display_name.len() > 100 || m.display_name.bytes().any(|c| c < 0x20 || c == 0x7f) {
-                    fail(format!("{origin}: display_name: expected printable text of at most 100 bytes"));
+                    return Err(format!("{origin}: display_name: expected printable text of at most 100 bytes"));
                 }
             }
-            _ => fail(format!("{origin}: {key}: unknown key")),
+            _ => return Err(format!("{origin}: {key}: unknown key")),
         }
     }
     if !have_name {
-        fail(format!("{origin}: name: missing"));
+        return Err(format!("{origin}: name: missing"));
     }
     if !have_abi {
-        fail(format!("{origin}: abi: missing"));
+        return Err(format!("{origin}: abi: missing"));
     }
     if !have_caps {
-        fail(format!("{origin}: capabilities: missing"));
+        return Err(format!("{origin}: capabilities: missing"));
     }
     if !m.subscribes.is_empty() && !m.capabilities.iter().any(|c| c == "events") {
-        fail(format!("{origin}: subscribes: needs the \"events\" capability in capabilities"));
+        return Err(format!("{origin}: subscribes: needs the \"events\" capability in capabilities"));
     }
     if m.routes.is_empty() {
         m.routes.push("/*".into());
     }
-    m
+    Ok(m)
 }
 
 // The module rules of extension.cc: checkExports and checkImports.
-fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) {
+fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) -> Result<(), String> {
     let p = path.display();
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         let why = if bytes.len() < 8 { "truncated" } else { "bad magic" };
-        fail(format!("{p}: not a WebAssembly module ({why})"));
+        return Err(format!("{p}: not a WebAssembly module ({why})"));
     }
     let mut validator = wasmparser::Validator::new();
     if let Err(e) = validator.validate_all(bytes) {
-        fail(format!("{p}: not a valid WebAssembly module: {e}"));
+        return Err(format!("{p}: not a valid WebAssembly module: {e}"));
     }
     use wasmparser::{Payload, TypeRef, ExternalKind};
     let mut func_types: Vec<(usize, usize, bool)> = vec![]; // params, results, result is i32
@@ -183,10 +179,10 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) {
     let mut imports: Vec<(String, String)> = vec![];
     let mut exports: Vec<(String, ExternalKind, u32)> = vec![];
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.unwrap_or_else(|e| fail(format!("{p}: {e}"))) {
+        match payload.map_err(|e| format!("{p}: {e}"))? {
             Payload::TypeSection(r) => {
                 for rec in r {
-                    let rec = rec.unwrap_or_else(|e| fail(format!("{p}: {e}")));
+                    let rec = rec.map_err(|e| format!("{p}: {e}"))?;
                     for sub in rec.types() {
                         match &sub.composite_type.inner {
                             wasmparser::CompositeInnerType::Func(f) => func_types.push((
@@ -201,7 +197,7 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) {
             }
             Payload::ImportSection(r) => {
                 for imp in r {
-                    let imp = imp.unwrap_or_else(|e| fail(format!("{p}: {e}")));
+                    let imp = imp.map_err(|e| format!("{p}: {e}"))?;
                     if let TypeRef::Func(t) = imp.ty {
                         func_type_of.push(t);
                     }
@@ -210,12 +206,12 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) {
             }
             Payload::FunctionSection(r) => {
                 for t in r {
-                    func_type_of.push(t.unwrap_or_else(|e| fail(format!("{p}: {e}"))));
+                    func_type_of.push(t.map_err(|e| format!("{p}: {e}"))?);
                 }
             }
             Payload::ExportSection(r) => {
                 for e in r {
-                    let e = e.unwrap_or_else(|e| fail(format!("{p}: {e}")));
+                    let e = e.map_err(|e| format!("{p}: {e}"))?;
                     exports.push((e.name.to_string(), e.kind, e.index));
                 }
             }
@@ -245,41 +241,74 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) {
     }
     if !abi_v1 {
         if !other_abi.is_empty() {
-            fail(format!("{p}: speaks Habanero ABI v{other_abi}; this host speaks v1"));
+            return Err(format!("{p}: speaks Habanero ABI v{other_abi}; this host speaks v1"));
         }
-        fail(format!("{p}: declares no Habanero ABI version (export habanero_abi_v1)"));
+        return Err(format!("{p}: declares no Habanero ABI version (export habanero_abi_v1)"));
     }
     if !entry {
-        fail(format!("{p}: does not export habanero_on_request: () -> i32"));
+        return Err(format!("{p}: does not export habanero_on_request: () -> i32"));
     }
     if !memory {
-        fail(format!("{p}: exports no memory"));
+        return Err(format!("{p}: exports no memory"));
     }
     if !m.subscribes.is_empty() && !on_event {
-        fail(format!("{p}: its manifest subscribes to topics but it does not export habanero_on_event: () -> i32"));
+        return Err(format!("{p}: its manifest subscribes to topics but it does not export habanero_on_event: () -> i32"));
     }
     for (module, name) in &imports {
         if module == abi::HOST_MODULE {
             let Some(cap) = abi::capability_of(name) else {
-                fail(format!("{p}: imports unknown host function habanero.{name}"));
+                return Err(format!("{p}: imports unknown host function habanero.{name}"));
             };
             if m.optional.iter().any(|c| c == cap) {
                 continue;
             }
             if !grants.iter().any(|g| g == cap) {
-                fail(format!("{p}: imports habanero.{name} of capability '{cap}', which the operator has not granted"));
+                return Err(format!("{p}: imports habanero.{name} of capability '{cap}', which the operator has not granted"));
             }
             if !m.capabilities.iter().any(|c| c == cap) {
-                fail(format!("{p}: imports habanero.{name} of capability '{cap}', which its manifest does not declare"));
+                return Err(format!("{p}: imports habanero.{name} of capability '{cap}', which its manifest does not declare"));
             }
         } else if module == abi::WASI_MODULE {
             if !abi::WASI_FUNCTIONS.contains(&name.as_str()) {
-                fail(format!("{p}: imports {module}.{name}, which Habanero does not provide"));
+                return Err(format!("{p}: imports {module}.{name}, which Habanero does not provide"));
             }
         } else {
-            fail(format!("{p}: imports {module}.{name} from an unknown module"));
+            return Err(format!("{p}: imports {module}.{name} from an unknown module"));
         }
     }
+    Ok(())
+}
+
+// The load checks of Extension::load for one configured extension.
+fn load(e: &Ext) -> Result<Manifest, String> {
+    let manifest_path = e.module_path.with_extension("manifest.toml");
+    println!("cargo::rerun-if-changed={}", e.module_path.display());
+    println!("cargo::rerun-if-changed={}", manifest_path.display());
+    let bytes = std::fs::read(&e.module_path)
+        .map_err(|err| format!("{}: cannot read module: {err}", e.module_path.display()))?;
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        let why = if bytes.len() < 8 { "truncated" } else { "bad magic" };
+        return Err(format!("{}: not a WebAssembly module ({why})", e.module_path.display()));
+    }
+    let m = parse_manifest(&manifest_path)?;
+    let mp = manifest_path.display();
+    if m.name != e.name {
+        return Err(format!("{mp}: name '{}' differs from the configured name '{}'", m.name, e.name));
+    }
+    if m.abi != abi::ABI_VERSION {
+        return Err(format!("{mp}: declares ABI v{}; this host speaks v1", m.abi));
+    }
+    for cap in &m.capabilities {
+        if !e.grants.contains(cap) {
+            return Err(format!(
+                "{mp}: wants capability '{cap}', which the operator has not granted to '{}' (grants: [{}])",
+                e.name,
+                e.grants.join(", ")
+            ));
+        }
+    }
+    check_module(&e.module_path, &bytes, &m, &e.grants)?;
+    Ok(m)
 }
 
 fn main() {
@@ -300,7 +329,15 @@ fn main() {
     let table: toml::Table = text.parse().unwrap_or_else(|e| fail(format!("{origin}: {e}")));
     let mut exts: Vec<Ext> = vec![];
     let mut seen = BTreeSet::new();
+    let refused_unavailable = match table.get("refused").map(|v| v.as_str()) {
+        None | Some(Some("fail")) => false,
+        Some(Some("unavailable")) => true,
+        _ => fail(format!("{origin}: refused: expected \"fail\" or \"unavailable\"")),
+    };
     for (key, v) in &table {
+        if key == "refused" {
+            continue;
+        }
         if key != "extensions" {
             fail(format!("{origin}: {key}: unknown key"));
         }
@@ -318,6 +355,7 @@ fn main() {
                 routes: vec![],
                 kind: String::new(),
                 display_name: String::new(),
+                refusal: None,
             };
             let mut module = String::new();
             for (k, v) in t {
@@ -328,10 +366,10 @@ fn main() {
                     }
                 };
                 match k.as_str() {
-                    "name" => e.name = string(v, &origin, k),
-                    "module" => module = string(v, &origin, k),
-                    "mount" => e.mount = string(v, &origin, k),
-                    "grants" => e.grants = strings(v, &origin, k),
+                    "name" => e.name = string(v, &origin, k).unwrap_or_else(|e| fail(e)),
+                    "module" => module = string(v, &origin, k).unwrap_or_else(|e| fail(e)),
+                    "mount" => e.mount = string(v, &origin, k).unwrap_or_else(|e| fail(e)),
+                    "grants" => e.grants = strings(v, &origin, k).unwrap_or_else(|e| fail(e)),
                     "memory_mb" => e.memory_mb = int(v),
                     "table_elements" => e.table_elements = int(v),
                     "fuel" => e.fuel = int(v),
@@ -371,29 +409,21 @@ fn main() {
             let manifest_path = e.module_path.with_extension("manifest.toml");
             println!("cargo::rerun-if-changed={}", e.module_path.display());
             println!("cargo::rerun-if-changed={}", manifest_path.display());
-            let bytes = std::fs::read(&e.module_path)
-                .unwrap_or_else(|err| fail(format!("{}: cannot read module: {err}", e.module_path.display())));
-            let m = parse_manifest(&manifest_path);
-            let mp = manifest_path.display();
-            if m.name != e.name {
-                fail(format!("{mp}: name '{}' differs from the configured name '{}'", m.name, e.name));
-            }
-            if m.abi != abi::ABI_VERSION {
-                fail(format!("{mp}: declares ABI v{}; this host speaks v1", m.abi));
-            }
-            for cap in &m.capabilities {
-                if !e.grants.contains(cap) {
-                    fail(format!(
-                        "{mp}: wants capability '{cap}', which the operator has not granted to '{}' (grants: [{}])",
-                        e.name,
-                        e.grants.join(", ")
-                    ));
+            match load(&e) {
+                Ok(m) => {
+                    e.routes = m.routes;
+                    e.kind = m.kind;
+                    e.display_name = if m.display_name.is_empty() { e.name.clone() } else { m.display_name };
                 }
+                // The server logs a refused extension and answers 503 at its mount; a
+                // package is refused instead, unless the operator asked for the server's
+                // behaviour (refused = "unavailable", used by the conformance suite).
+                Err(why) if refused_unavailable => {
+                    println!("cargo::warning={why}");
+                    e.refusal = Some(why);
+                }
+                Err(why) => fail(why),
             }
-            check_module(&e.module_path, &bytes, &m, &e.grants);
-            e.routes = m.routes;
-            e.kind = m.kind;
-            e.display_name = if m.display_name.is_empty() { e.name.clone() } else { m.display_name };
             exts.push(e);
         }
     }
@@ -402,12 +432,15 @@ fn main() {
     out += "pub static EXTENSIONS: &[ExtensionSpec] = &[\n";
     for e in &exts {
         let granted = e.grants.iter().fold(0u32, |acc, g| acc | abi::capability_bit(g));
-        let module = std::fs::canonicalize(&e.module_path).unwrap();
+        let wasm = match &e.refusal {
+            Some(_) => "&[]".to_string(),
+            None => format!("include_bytes!({:?})", std::fs::canonicalize(&e.module_path).unwrap().display().to_string()),
+        };
         writeln!(
             out,
             "    ExtensionSpec {{ name: {:?}, mount: {:?}, routes: &{:?}, granted: {granted:#x}, \
              kind: {:?}, display_name: {:?}, memory_bytes: {}, table_elements: {}, fuel: {}, \
-             wasm: include_bytes!({:?}) }},",
+             refusal: {:?}, wasm: {wasm} }},",
             e.name,
             e.mount,
             e.routes,
@@ -416,7 +449,7 @@ fn main() {
             e.memory_mb * 1024 * 1024,
             e.table_elements,
             e.fuel,
-            module.display().to_string()
+            e.refusal,
         )
         .unwrap();
     }

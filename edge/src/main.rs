@@ -97,7 +97,7 @@ fn login_page(req: &Request) -> Response {
         }
     }
     let methods: Vec<&registry::ExtensionSpec> =
-        registry::EXTENSIONS.iter().filter(|e| e.kind == "authenticator").collect();
+        registry::EXTENSIONS.iter().filter(|e| e.kind == "authenticator" && e.refusal.is_none()).collect();
     let link = |e: &registry::ExtensionSpec| format!("{}/?rt={}", e.mount.trim_end_matches('/'), form::percent_encode(&rt));
     match methods.as_slice() {
         [] => message(503, "No sign-in method is available; ask the operator to enable one."),
@@ -185,6 +185,9 @@ fn dispatch(mut req: Request) -> Response {
         return text(400, "bad request: dot segment in path\n");
     }
     let Some((ext, sub)) = registry::route(&path) else { return text(404, "not found\n") };
+    if ext.refusal.is_some() {
+        return text(503, "extension unavailable\n");
+    }
     if !ext.matches_route(&sub) {
         return text(404, "not found\n");
     }

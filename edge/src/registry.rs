@@ -14,6 +14,8 @@ pub struct ExtensionSpec {
     pub table_elements: u64,
     /// Wasm instructions per request (wasmi fuel); past it: 503.
     pub fuel: u64,
+    /// Why build.rs refused the module (the mount then answers 503), if it did.
+    pub refusal: Option<&'static str>,
     pub wasm: &'static [u8],
 }
 
