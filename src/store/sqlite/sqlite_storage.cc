@@ -1,6 +1,9 @@
 #include "store/sqlite/sqlite_storage.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <limits>
@@ -128,6 +131,15 @@ absl::Status SqliteStorage::init(Synchronous sync) {
   std::lock_guard<std::mutex> lock(mu_);
   if (sqlite3_threadsafe() == 0) {
     return absl::FailedPreconditionError("sqlite: library built without thread safety");
+  }
+  // Owner-only files whatever the umask: SQLite gives the -wal and -shm files
+  // the database file's mode, so creating it 0600 first covers all three.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string file = path_ + suffix;
+    int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC | (*suffix ? 0 : O_CREAT), 0600);
+    if (fd < 0) continue;  // absent (or not creatable: sqlite3_open_v2 names the error)
+    ::fchmod(fd, 0600);
+    ::close(fd);
   }
   sqlite3* raw = nullptr;
   // NOMUTEX: mu_ serialises every use of the connection.

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -514,6 +515,31 @@ TEST(SqliteStorageTest, RefusesAFileThatIsNotADatabase) {
   absl::StatusOr<StoragePtr> store = store::SqliteStorage::open(path, SystemClock::instance());
   EXPECT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find(path), absl::string_view::npos) << store.status();
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(SqliteStorageTest, FilesAreOwnerOnlyWhateverTheUmask) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "habanero-store-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string path = tmpl + "/habanero.db";
+  mode_t old = umask(0);
+  {
+    absl::StatusOr<StoragePtr> store = store::SqliteStorage::open(path, SystemClock::instance());
+    umask(old);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_EQ((*store)->put("ns", "k", "v", 0), absl::OkStatus());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(stat((path + suffix).c_str(), &st), 0) << suffix;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << suffix;
+    }
+  }
+  // An existing world-readable database (an older data directory) is tightened.
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  ASSERT_TRUE(store::SqliteStorage::open(path, SystemClock::instance()).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::filesystem::remove_all(tmpl);
 }
 
