@@ -192,7 +192,12 @@ int edgeExport(const EdgeExportFlags& f) {
 
   // Keys: open the key store (making the first key if the server never ran), then
   // copy the usable keys with their deadline.
-  habanero::crypto::KeyStoreOptions key_options = habanero::server::keyStoreOptions(*cfg);
+  auto key_options_or = habanero::server::keyStoreOptions(*cfg);
+  if (!key_options_or.ok()) {
+    std::cerr << "habanero: " << key_options_or.status().message() << "\n";
+    return 1;
+  }
+  habanero::crypto::KeyStoreOptions key_options = *key_options_or;
   auto key_store = habanero::crypto::KeyStore::open(store, clock, key_options);
   if (!key_store.ok()) {
     std::cerr << "habanero: " << key_store.status().message() << "\n";
@@ -206,6 +211,9 @@ int edgeExport(const EdgeExportFlags& f) {
     return 1;
   }
   Json keys = Json::array();
+  // The stored private keys are sealed under the KEK: take them from the key store.
+  std::map<std::string, std::string> pems;
+  for (const auto& [info, pem] : (*key_store)->privateKeys()) pems[info.kid] = pem;
   for (const Json& k : keyset["keys"]) {
     int64_t retired = k.contains("retired_ms") && k["retired_ms"].is_number_integer()
                           ? k["retired_ms"].get<int64_t>()
@@ -214,7 +222,7 @@ int edgeExport(const EdgeExportFlags& f) {
     if (expires != 0 && expires <= clock.nowMs()) continue;
     Json entry = {{"kid", k.value("kid", "")},
                   {"alg", k.value("alg", "")},
-                  {"private_key_pem", k.value("private_key_pem", "")},
+                  {"private_key_pem", pems[k.value("kid", "")]},
                   {"expires_ms", expires}};
     if (retired == 0) keys.insert(keys.begin(), entry);  // the active key first
     else keys.push_back(entry);

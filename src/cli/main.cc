@@ -433,8 +433,10 @@ int keysCommand(const CommonFlags& flags, bool rotate) {
   if (!cfg) return 2;
   habanero::StoragePtr storage = openStore(*cfg);
   if (!storage) return 1;
+  auto key_options = habanero::server::keyStoreOptions(*cfg);
+  if (!key_options.ok()) return fail(key_options.status());
   auto keys = habanero::crypto::KeyStore::open(*storage, habanero::SystemClock::instance(),
-                                               habanero::server::keyStoreOptions(*cfg));
+                                               *key_options);
   if (!keys.ok()) return fail(keys.status());
   if (rotate) {
     absl::Status rotated = (*keys)->rotate();

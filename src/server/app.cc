@@ -12,6 +12,7 @@
 #include "auth/sessions.h"
 #include "auth/users.h"
 #include "habanero/strings.h"
+#include "crypto/kek.h"
 #include "crypto/key_store.h"
 #include "events/outbox.h"
 #include "outbound/fetch.h"
@@ -204,6 +205,13 @@ absl::StatusOr<StoragePtr> openStorage(const Config& c) {
     return absl::FailedPreconditionError(
         strCat(c.server.data_dir, ": cannot create data directory: ", ec.message()));
   }
+  // Owner only, whatever the umask: it holds the database and the key-encryption key.
+  std::filesystem::permissions(c.server.data_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) {
+    spdlog::warn("{}: cannot make the data directory owner-only: {}", c.server.data_dir,
+                 ec.message());
+  }
   if (!c.store.url.empty() || c.store.backend == "postgres") {
     store::PostgresOptions o;
     o.url = c.store.url;
@@ -225,10 +233,37 @@ absl::StatusOr<StoragePtr> openStorage(const Config& c) {
   return store::SqliteStorage::open(db, SystemClock::instance(), sync);
 }
 
-crypto::KeyStoreOptions keyStoreOptions(const Config& config) {
+std::string kekSource(const Config& c) {
+  if (!c.keys.kek.empty()) return "keys.kek (HABANERO_KEYS_KEK)";
+  if (!c.keys.kek_file.empty()) return c.keys.kek_file;
+  return strCat(c.server.data_dir, "/kek");
+}
+
+absl::StatusOr<crypto::KeyStoreOptions> keyStoreOptions(const Config& config) {
   crypto::KeyStoreOptions o;
   o.alg = config.keys.alg;
   o.retention_ms = static_cast<int64_t>(config.keys.retention_days) * 24 * 3600 * 1000;
+  if (!config.keys.kek.empty()) {
+    ASSIGN_OR_RETURN(o.kek, crypto::parseKek(config.keys.kek, "keys.kek (HABANERO_KEYS_KEK)"));
+  } else if (!config.keys.kek_file.empty()) {
+    ASSIGN_OR_RETURN(o.kek, crypto::readKekFile(config.keys.kek_file));
+  } else if (!config.store.url.empty() || config.store.backend == "postgres") {
+    return absl::FailedPreconditionError(
+        "keys.kek_file (or HABANERO_KEYS_KEK) is required with a PostgreSQL store: every "
+        "server must seal the signing keys with the same key-encryption key; make one with "
+        "`openssl rand -base64 32 > kek` (and chmod 600 it)");
+  } else {
+    const std::string path = kekSource(config);
+    absl::StatusOr<std::string> created = crypto::createKekFile(path);
+    if (created.ok()) {
+      spdlog::info("keys: generated the key-encryption key {} (back it up with the data)", path);
+      o.kek = std::move(*created);
+    } else if (created.status().code() == absl::StatusCode::kAlreadyExists) {
+      ASSIGN_OR_RETURN(o.kek, crypto::readKekFile(path));
+    } else {
+      return created.status();
+    }
+  }
   return o;
 }
 
@@ -239,7 +274,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   const Clock& clock = SystemClock::instance();
 
   ASSIGN_OR_RETURN(parts->storage, openStorage(c));
-  ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, clock, keyStoreOptions(c)));
+  ASSIGN_OR_RETURN(crypto::KeyStoreOptions key_options, keyStoreOptions(c));
+  ASSIGN_OR_RETURN(parts->keys, crypto::KeyStore::open(*parts->storage, clock, key_options));
   ASSIGN_OR_RETURN(parts->users, auth::Users::create(*parts->storage, clock));
   ASSIGN_OR_RETURN(parts->clients, auth::Clients::open(*parts->storage, clock));
   RETURN_IF_ERROR(applyStaticClients(c, *parts->clients));

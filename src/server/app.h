@@ -87,8 +87,15 @@ std::string pidFilePath(const Config& config);
 // server). Errors name the directory, file or setting.
 absl::StatusOr<StoragePtr> openStorage(const Config& config);
 
-// The KeyStore options of [keys] (alg of new keys, retention), for App::create
-// and the CLI's `keys` commands.
-crypto::KeyStoreOptions keyStoreOptions(const Config& config);
+// The KeyStore options of [keys] (alg of new keys, retention, the
+// key-encryption key), for App::create and the CLI's `keys` commands. The KEK
+// is [keys] kek (HABANERO_KEYS_KEK), else the file kek_file, else — SQLite
+// only — <data_dir>/kek, generated (0600) on first use; a PostgreSQL store
+// requires one of the first two (FailedPrecondition naming them).
+absl::StatusOr<crypto::KeyStoreOptions> keyStoreOptions(const Config& config);
+
+// Where the KEK of keyStoreOptions() comes from, for messages: "HABANERO_KEYS_KEK",
+// the kek_file path or <data_dir>/kek.
+std::string kekSource(const Config& config);
 
 }  // namespace habanero::server
