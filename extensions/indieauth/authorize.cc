@@ -62,7 +62,7 @@ struct Pending {
     p.redirect_uri = jsonString(j, "redirect_uri").value_or("");
     p.state = jsonString(j, "state").value_or("");
     p.code_challenge = jsonString(j, "code_challenge").value_or("");
-    p.scopes = jsonStrings(j, "scopes").value_or(std::vector<std::string>{});
+    p.scopes = jsonStringList(j, "scopes");
     p.me_hint = jsonString(j, "me_hint").value_or("");
     p.created = jsonInt(j, "created").value_or(0);
     p.login_after = jsonInt(j, "login_after").value_or(0);
@@ -385,10 +385,11 @@ void handleAuthorizationResume(const Config& c) {
 void handleConsent(const Config& c) {
   Pending p;
   Session session;
-  std::optional<bool> approve = consentDecision(p, session, loadPendingOrRespond, [](const Pending& r) {
+  auto take = [](const Pending& r) {
     Json taken;
     return takeRecord("p/" + r.id, taken) == Store::Ok && jsonString(taken, "csrf") == r.csrf;
-  });
+  };
+  std::optional<bool> approve = consentDecision(p, session, loadPendingOrRespond, take);
   if (!approve) return;
   if (!*approve) {
     redirectError(c, p, "access_denied", "the user denied the request", 303);

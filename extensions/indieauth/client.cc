@@ -117,7 +117,7 @@ Discovery discoverClient(std::string_view client_id, std::string_view raw, Clien
   if (!parseHttpUrl(final_url)) final_url = std::string(client_id);
   std::string content_type = jsonString(*response, "content_type").value_or("");
   std::string body = jsonString(*response, "body").value_or("");
-  std::vector<std::string> links = jsonStrings(*response, "links").value_or(std::vector<std::string>{});
+  std::vector<std::string> links = jsonStringList(*response, "links");
 
   std::string_view trimmed = link_detail::trim(body);
   bool looks_json =
@@ -139,7 +139,7 @@ Discovery discoverClient(std::string_view client_id, std::string_view raw, Clien
     out.name = displayText(jsonString(*doc, "client_name").value_or(""));
     out.uri = acceptClientUri(out, final_url, jsonString(*doc, "client_uri").value_or(""));
     out.logo = acceptLogo(final_url, jsonString(*doc, "logo_uri").value_or(""));
-    for (const auto& u : jsonStrings(*doc, "redirect_uris").value_or(std::vector<std::string>{})) addRedirect(out, final_url, u);
+    for (const auto& u : jsonStringList(*doc, "redirect_uris")) addRedirect(out, final_url, u);
     out.fetched = true;
     out.source = "metadata";
   } else if (isHtmlType(content_type) || trimmed.starts_with("<")) {

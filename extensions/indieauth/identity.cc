@@ -55,7 +55,7 @@ bool checkWebsite(const Config& config, const std::string& website, std::string&
   if (!parseHttpUrl(base)) base = website;
   std::string body = jsonString(*response, "body").value_or("");
   bool html = isHtmlType(jsonString(*response, "content_type").value_or(""));
-  std::vector<std::string> links = jsonStrings(*response, "links").value_or(std::vector<std::string>{});
+  std::vector<std::string> links = jsonStringList(*response, "links");
   if (auto meta = discoverRel(links, body, html, base, "indieauth-metadata")) {
     if (*meta == config.metadataUrl()) return true;
     problem = "it names another IndieAuth server (" + *meta + ")";

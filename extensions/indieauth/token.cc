@@ -158,7 +158,7 @@ void refreshGrant(const Config& c, Params& f) {
     respondOAuthError(400, "invalid_grant", "invalid, expired or revoked refresh token");
     return;
   }
-  std::vector<std::string> granted = jsonStrings(rec, "scopes").value_or(std::vector<std::string>{});
+  std::vector<std::string> granted = jsonStringList(rec, "scopes");
   std::vector<std::string> scopes = granted;
   if (scope) {
     auto requested = parseScope(*scope);
@@ -252,7 +252,7 @@ void redeemCode(const Config& c, bool at_token_endpoint) {
     // §5.3.3: a code issued without scope yields no access token. Checked before the code is
     // taken, so the client can still redeem it at the authorization endpoint.
     Json peek;
-    if (getRecord("c/" + hash, peek) == Store::Ok && jsonStrings(peek, "scopes").value_or(std::vector<std::string>{}).empty()) {
+    if (getRecord("c/" + hash, peek) == Store::Ok && jsonStringList(peek, "scopes").empty()) {
       respondOAuthError(400, "invalid_grant",
                         "the authorization request had no scope, so no access token can be "
                         "issued; redeem the code at the authorization endpoint for the profile "
@@ -296,7 +296,7 @@ void redeemCode(const Config& c, bool at_token_endpoint) {
     respondOAuthError(400, "invalid_grant", "code_verifier does not match the code_challenge");
     return;
   }
-  std::vector<std::string> scopes = jsonStrings(rec, "scopes").value_or(std::vector<std::string>{});
+  std::vector<std::string> scopes = jsonStringList(rec, "scopes");
   std::string sub = jsonString(rec, "sub").value_or("");
   std::string me = jsonString(rec, "me").value_or("");
   Identity id;

@@ -112,16 +112,17 @@ std::string oneLine(std::string s) {
 sdk::Result sendEmail(const magic::Message& m) {
   std::string subject = oneLine(magic::renderTemplate(
       magic::templateFor("template_subject", m.locale, kDefaultSubject), m.vars, false));
-  std::string text =
-      magic::renderTemplate(magic::templateFor("template_text", m.locale, kDefaultText), m.vars, false);
-  std::string html =
-      magic::renderTemplate(magic::templateFor("template_html", m.locale, kDefaultHtml), m.vars, true);
+  std::string text = magic::renderTemplate(
+      magic::templateFor("template_text", m.locale, kDefaultText), m.vars, false);
+  std::string html = magic::renderTemplate(
+      magic::templateFor("template_html", m.locale, kDefaultHtml), m.vars, true);
   magic::Json message = {{"to", m.to}, {"subject", subject}, {"text", text}};
   if (!magic::trim(html).empty()) message["html"] = html;  // template_html = "": text only
   return sdk::mailSend(magic::dumpJson(message));
 }
 
-constexpr magic::Channel kEmail = magic::withFunctions(magic::kEmailChannel, normaliseEmail, sendEmail);
+constexpr magic::Channel kEmail =
+    magic::withFunctions(magic::kEmailChannel, normaliseEmail, sendEmail);
 
 }  // namespace
 

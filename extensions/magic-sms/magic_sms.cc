@@ -91,8 +91,8 @@ bool normalisePhone(std::string_view typed, std::string& out, std::string& error
 }
 
 sdk::Result sendSms(const magic::Message& m) {
-  std::string text =
-      magic::renderTemplate(magic::templateFor("template_sms", m.locale, kDefaultSms), m.vars, false);
+  std::string text = magic::renderTemplate(
+      magic::templateFor("template_sms", m.locale, kDefaultSms), m.vars, false);
   return sdk::smsSend(magic::dumpJson(magic::Json{{"to", m.to}, {"text", text}}));
 }
 

@@ -29,7 +29,7 @@ Store pendingFrom(Store s, std::string_view id, const Json& j, PendingAuthorizat
   p.id = std::string(id);
   p.client_id = jsonString(j, "client_id").value_or("");
   p.redirect_uri = jsonString(j, "redirect_uri").value_or("");
-  p.scopes = jsonStrings(j, "scopes").value_or(std::vector<std::string>{});
+  p.scopes = jsonStringList(j, "scopes");
   p.state = jsonString(j, "state").value_or("");
   p.nonce = jsonString(j, "nonce").value_or("");
   p.code_challenge = jsonString(j, "code_challenge").value_or("");

@@ -37,9 +37,9 @@ std::optional<Client> clientFromJson(const Json& j, std::string_view client_id) 
   if (c.id != client_id) return std::nullopt;
   c.name = jsonString(j, "name").value_or("");
   c.is_public = jsonBool(j, "public", false);
-  c.redirect_uris = jsonStrings(j, "redirect_uris").value_or(std::vector<std::string>{});
+  c.redirect_uris = jsonStringList(j, "redirect_uris");
   c.post_logout_redirect_uris =
-      jsonStrings(j, "post_logout_redirect_uris").value_or(std::vector<std::string>{});
+      jsonStringList(j, "post_logout_redirect_uris");
   auto grants = jsonStrings(j, "grant_types");
   c.grant_types = grants && !grants->empty()
                       ? *grants

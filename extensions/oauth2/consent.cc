@@ -34,18 +34,17 @@ void showConsent(const Config& config, const Client& client, PendingAuthorizatio
   ConsentPage page;
   page.title = "Allow access?";
   page.leadHtml = "<strong>" + htmlEscape(who) + "</strong>";
-  if (!client.name.empty()) page.leadHtml += " <span class=\"muted\">(" + htmlEscape(client.id) + ")</span>";
+  if (!client.name.empty()) {
+    page.leadHtml += " <span class=\"muted\">(" + htmlEscape(client.id) + ")</span>";
+  }
   page.leadHtml += " would like to:";
   for (const auto& s : req.scopes) page.asks.push_back(scopeDescription(s));
   if (page.asks.empty()) page.asks.push_back("Access your account");
-  std::string user_text;
-  if (sdk::userGet(session.sub, user_text) == sdk::Result::Ok) {
-    if (auto user = parseJsonObject(user_text)) {
-      std::string who_signed_in =
-          jsonString(*user, "email").value_or(jsonString(*user, "name").value_or(""));
-      if (!who_signed_in.empty()) {
-        page.notesHtml.push_back("<p class=\"muted\">Signed in as " + htmlEscape(who_signed_in) + ".</p>");
-      }
+  Json user;
+  if (userRecord(session.sub, user) == Lookup::Found) {
+    std::string me = jsonString(user, "email").value_or(jsonString(user, "name").value_or(""));
+    if (!me.empty()) {
+      page.notesHtml.push_back("<p class=\"muted\">Signed in as " + htmlEscape(me) + ".</p>");
     }
   }
   page.action = localPath("/consent");

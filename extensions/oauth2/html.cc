@@ -23,7 +23,8 @@ void respondLogoutConfirmPage(std::string_view action, std::string_view logout_i
 }
 
 void respondSignedOutPage() {
-  respondPage(200, "Signed out", "<h1>You are signed out</h1>\n<p>You can close this window.</p>\n");
+  respondPage(200, "Signed out",
+              "<h1>You are signed out</h1>\n<p>You can close this window.</p>\n");
 }
 
 }  // namespace habanero::oauth2

@@ -17,8 +17,8 @@ std::string key(std::string_view prefix, std::string_view id) {
   return k;
 }
 
-std::vector<std::string> strings(const Json& j, std::string_view k) {
-  return jsonStrings(j, k).value_or(std::vector<std::string>{});
+std::vector<std::string> jsonStringList(const Json& j, std::string_view k) {
+  return jsonStringList(j, k);
 }
 
 }  // namespace
@@ -43,10 +43,10 @@ Store takeCode(const std::string& hash, CodeRecord& out) {
   c.redirect_uri = jsonString(j, "redirect_uri").value_or("");
   c.code_challenge = jsonString(j, "code_challenge").value_or("");
   c.nonce = jsonString(j, "nonce").value_or("");
-  c.scopes = strings(j, "scopes");
+  c.scopes = jsonStringList(j, "scopes");
   c.sub = jsonString(j, "sub").value_or("");
   c.auth_time = jsonInt(j, "auth_time").value_or(0);
-  c.amr = strings(j, "amr");
+  c.amr = jsonStringList(j, "amr");
   c.sid = jsonString(j, "sid").value_or("");
   c.exp = jsonInt(j, "exp").value_or(0);
   c.dpop_jkt = jsonString(j, "dpop_jkt").value_or("");
@@ -88,9 +88,9 @@ Store getRefresh(const std::string& hash, RefreshRecord& out) {
   r.family = jsonString(j, "family").value_or("");
   r.client_id = jsonString(j, "client_id").value_or("");
   r.sub = jsonString(j, "sub").value_or("");
-  r.scopes = strings(j, "scopes");
+  r.scopes = jsonStringList(j, "scopes");
   r.auth_time = jsonInt(j, "auth_time").value_or(0);
-  r.amr = strings(j, "amr");
+  r.amr = jsonStringList(j, "amr");
   r.sid = jsonString(j, "sid").value_or("");
   r.iat = jsonInt(j, "iat").value_or(0);
   r.exp = jsonInt(j, "exp").value_or(0);
@@ -149,7 +149,8 @@ Store casFamily(const std::string& id, const std::optional<std::string>& expecte
   std::optional<std::string_view> expected;
   if (expected_raw) expected = *expected_raw;
   return storeResult(
-      sdk::kvCompareAndSet(key("f/", id), expected, dumpJson(familyJson(family)), recordTtlMs(ttl_s)));
+      sdk::kvCompareAndSet(key("f/", id), expected, dumpJson(familyJson(family)),
+                           recordTtlMs(ttl_s)));
 }
 
 Store revokeFamily(const std::string& id, int64_t now) {
@@ -219,7 +220,7 @@ Store getConsent(std::string_view sub, std::string_view client_id,
   Json j;
   Store s = getRecord("cs/" + consentId(sub, client_id), j);
   if (s != Store::Ok) return s;
-  out = strings(j, "scopes");
+  out = jsonStringList(j, "scopes");
   return Store::Ok;
 }
 

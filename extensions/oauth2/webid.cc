@@ -104,7 +104,7 @@ bool webidNamesThisIssuer(const Config& config, std::string_view webid) {
   std::string reason;
   std::optional<bool> verdict = checkProfile(config, webid, reason);
   if (verdict) {
-    putRecord("wv/" + std::string(key), Json{{"ok", *verdict}, {"reason", reason}}, config.webid_cache_ttl);
+    putRecord("wv/" + key, Json{{"ok", *verdict}, {"reason", reason}}, config.webid_cache_ttl);
   }
   if (verdict.value_or(false)) return true;
   sdk::logWarn("webid " + std::string(webid) + " not accepted: " + reason);

@@ -107,7 +107,9 @@ Limits limits() {
                 positiveSetting("failure_window_s", kDefaultWindowS) * 1000};
 }
 
-std::string emailKey(std::string_view email) { return "fail/email/" + sha256Hex(asciiLower(email)); }
+std::string emailKey(std::string_view email) {
+  return "fail/email/" + sha256Hex(asciiLower(email));
+}
 
 std::string ipKey(std::string_view ip) { return "fail/ip/" + std::string(ip.substr(0, 64)); }
 

@@ -3,8 +3,9 @@
 // guest library's renderTemplate (<habanero/template.hh>).
 //
 //   TemplateVars vars = {{"link", link}, {"code", code}};
-//   std::string text = renderTemplate(templateFor("template_text", locale, kDefaultText), vars, false);
-//   std::string html = renderTemplate(templateFor("template_html", locale, kDefaultHtml), vars, true);
+//   std::string text = renderTemplate(templateFor("template_text", locale, kDefaultText), vars);
+//   std::string html = renderTemplate(templateFor("template_html", locale, kDefaultHtml), vars,
+//                                     /*escapeValues=*/true);
 //
 // Placeholders are `{{name}}` (spaces inside the braces allowed). A name not in `vars` is
 // left as written, so a typo shows up in the first test message. In HTML templates every

@@ -8,7 +8,8 @@
 //
 //   if (!sdk::startConsent(req.id, req.created, req.csrf, now)) return;  // answered
 //   req.consent_sub = session.sub;  … save the request …
-//   sdk::ConsentPage page{.title = "Allow access?", .leadHtml = "<strong>App</strong> would like to:",
+//   sdk::ConsentPage page{.title = "Allow access?",
+//                         .leadHtml = "<strong>App</strong> would like to:",
 //                         .asks = {"See your email address"}, .action = "/consent",
 //                         .pendingId = req.id, .csrf = req.csrf};
 //   sdk::respondConsentPage(page);

@@ -6,7 +6,7 @@
 // unreadable counter reads as zero (a new window).
 //
 //   sdk::Counter c;
-//   if (sdk::readCounter("rate/ip/" + ip, now, windowMs, c) != sdk::Result::Ok) return unavailable();
+//   if (sdk::readCounter("rate/ip/" + ip, now, windowMs, c) != sdk::Result::Ok) return fail();
 //   if (c.count >= max) return tooMany(sdk::secondsLeft(c, now, windowMs));
 //   sdk::bumpCounter("rate/ip/" + ip, now, windowMs);
 #ifndef HABANERO_SDK_CPP_HABANERO_COUNTERS_HH_

@@ -117,6 +117,11 @@ inline std::optional<std::vector<std::string>> jsonStrings(const Json& j, std::s
   return out;
 }
 
+// jsonStrings(), or an empty list when the member is absent or not an array.
+inline std::vector<std::string> jsonStringList(const Json& j, std::string_view key) {
+  return jsonStringList(j, key);
+}
+
 // A JSON array of strings.
 inline Json jsonArray(const std::vector<std::string>& values) {
   Json a = Json::array();

@@ -1,6 +1,6 @@
-// login.hh — the login facility for authenticator extensions (capabilities "login" and,
-// for passwords, "users"; pages also "settings"): the pending attempt a login form serves, completing it, and
-// checking a password.
+// login.hh — the login facility for authenticator extensions (capabilities "login" and, for
+// passwords, "users"; the pages also "settings"): the pending attempt a login form serves,
+// completing it, and checking a password.
 //
 // The host's /login page sends the browser to <mount>/?rt=<attempt>; the authenticator shows
 // its form for that attempt, proves who the user is and calls loginComplete, after which the

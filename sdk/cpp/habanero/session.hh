@@ -50,7 +50,7 @@ inline SessionLookup currentSession(Session& out) {
   }
   Session s;
   s.sub = jsonString(*j, "sub").value_or("");
-  s.amr = jsonStrings(*j, "amr").value_or(std::vector<std::string>{});
+  s.amr = jsonStringList(*j, "amr");
   s.auth_time = jsonInt(*j, "auth_time").value_or(0);
   if (s.auth_time > 100000000000) s.auth_time /= 1000;  // tolerate milliseconds
   s.sid = jsonString(*j, "sid").value_or("");

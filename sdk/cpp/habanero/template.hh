@@ -7,7 +7,7 @@
 //
 //   sdk::TemplateVars vars = {{"link", link}, {"code", code}};
 //   std::string text = sdk::renderTemplate("Your code: {{code}}", vars);
-//   std::string html = sdk::renderTemplate("<a href=\"{{ link }}\">…", vars, /*escapeValues=*/true);
+//   std::string html = sdk::renderTemplate("<a href=\"{{ link }}\">…", vars, true);  // escaped
 #ifndef HABANERO_SDK_CPP_HABANERO_TEMPLATE_HH_
 #define HABANERO_SDK_CPP_HABANERO_TEMPLATE_HH_
 

@@ -114,7 +114,9 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-inline char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+inline char asciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // `s` with A-Z lower-cased; other bytes unchanged.
 inline std::string asciiLower(std::string_view s) {
