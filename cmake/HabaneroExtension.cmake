@@ -19,8 +19,11 @@
 #                      with JSON_NOEXCEPTION: use the non-throwing parse overload and check
 #                      types before get<>(), since a would-be throw aborts (a trap).
 #
-# Every module: -O2, include dirs sdk/c and sdk/cpp, reactor exec model (exports
-# _initialize; the host calls it before habanero_on_request), names stripped.
+# Every module: -O2, include dirs sdk/c and sdk/cpp — <habanero.hh> (one function per host
+# call) and the guest library <habanero/*.hh> (header-only: pages, forms, JSON, settings, kv
+# records …; sdk/README.md) — reactor exec model (exports _initialize; the host calls it
+# before habanero_on_request), names stripped. Most of the library's headers include
+# <nlohmann/json.hpp>: ask for NLOHMANN_JSON.
 # Needs the toolchain cmake/wasm32-wasi.cmake and HABANERO_WASM_OUT.
 include_guard(GLOBAL)
 
