@@ -407,11 +407,19 @@ bool Clients::authenticate(std::string_view client_id, std::string_view secret) 
     crypto::constantTimeEqual(kDummyDigest, crypto::sha256(secret));
     return false;
   }
+  bool matches = false;
   if (entry->kind == SecretKind::kSha256) {
-    return crypto::constantTimeEqual(entry->secret_hash, crypto::sha256(secret));
+    matches = crypto::constantTimeEqual(entry->secret_hash, crypto::sha256(secret));
+  } else {
+    absl::StatusOr<bool> ok = crypto::argon2idVerify(entry->secret_hash, secret);
+    matches = ok.ok() && *ok;
   }
-  absl::StatusOr<bool> ok = crypto::argon2idVerify(entry->secret_hash, secret);
-  return ok.ok() && *ok;
+  if (!matches || !confirm_with_storage_.load()) return matches;
+  absl::StatusOr<std::optional<std::string>> stored = storage_.get(kNamespace, client_id);
+  if (!stored.ok() || !stored->has_value()) return false;
+  absl::StatusOr<std::shared_ptr<const Entry>> current = decode(client_id, **stored);
+  return current.ok() && (*current)->kind == entry->kind &&
+         (*current)->secret_hash == entry->secret_hash;
 }
 
 size_t Clients::size() const { return snapshot()->size(); }

@@ -19,6 +19,7 @@
 // Thread-safe: find/authenticate may run concurrently with reload/add/remove.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -131,6 +132,13 @@ class Clients {
   // chosen secret costs one Argon2id verification.
   bool authenticate(std::string_view client_id, std::string_view secret) const;
 
+  // With a store shared by several processes: authenticate() also confirms a
+  // snapshot match with one storage read — the registration must still be
+  // stored with the same secret — so a client that another process removed
+  // (or gave a new secret) is refused at once, before this snapshot catches
+  // up. A storage error then refuses too (fails closed).
+  void setConfirmWithStorage(bool on) { confirm_with_storage_ = on; }
+
   // How many registrations the snapshot holds.
   size_t size() const;
 
@@ -149,6 +157,7 @@ class Clients {
   std::mutex reload_mu_;  // serialises reload(): snapshots are installed in storage order
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> confirm_with_storage_{false};
 };
 
 }  // namespace habanero::auth

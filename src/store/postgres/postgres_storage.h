@@ -140,6 +140,9 @@ class PostgresStorage final : public Storage {
   // checking a copy; reads the whole table.
   absl::StatusOr<std::vector<RawRecord>> exportRecords();
 
+  // The options it was opened with (for a ChangeWatcher on the same database).
+  const PostgresOptions& options() const { return options_; }
+
   // The redacted URL, for messages.
   const std::string& displayUrl() const { return display_url_; }
 

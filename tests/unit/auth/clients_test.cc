@@ -217,6 +217,33 @@ TEST_F(ClientsTest, RequestsUseTheSnapshotUntilReload) {
   EXPECT_EQ(held->client.client_id, "web") << "a reader keeps its snapshot alive";
 }
 
+TEST_F(ClientsTest, AStaleSnapshotNeverAcceptsARemovedOrChangedSecret) {
+  // Another server process, with a shared store: snapshot matches are confirmed.
+  StoragePtr server_storage = open();
+  auto server = Clients::open(*server_storage, clock_);
+  ASSERT_TRUE(server.ok());
+  (*server)->setConfirmWithStorage(true);
+  auto added = clients_->add(web());
+  ASSERT_TRUE(added.ok());
+  auto chosen = clients_->add({.client_id = "chosen", .secret = "operator's secret",
+                               .redirect_uris = {"https://app.example/cb"}});
+  ASSERT_TRUE(chosen.ok()) << chosen.status();
+  ASSERT_EQ((*server)->reload(), absl::OkStatus());
+  EXPECT_TRUE((*server)->authenticate("web", added->generated_secret));
+  EXPECT_TRUE((*server)->authenticate("chosen", "operator's secret"));
+
+  // Removed, and given a new secret, through this process; the server's
+  // snapshot has not caught up, and still refuses the old secrets.
+  ASSERT_EQ(clients_->remove("web"), absl::OkStatus());
+  auto replaced = clients_->upsert({.client_id = "chosen", .secret = "a new secret",
+                                    .redirect_uris = {"https://app.example/cb"}});
+  ASSERT_TRUE(replaced.ok());
+  ASSERT_NE((*server)->find("web"), nullptr) << "the snapshot is stale";
+  EXPECT_FALSE((*server)->authenticate("web", added->generated_secret));
+  EXPECT_FALSE((*server)->authenticate("chosen", "operator's secret"));
+  EXPECT_FALSE((*server)->authenticate("web", "wrong")) << "and wrong secrets stay wrong";
+}
+
 TEST_F(ClientsTest, ListReadsStorageAndSkipsNothingValid) {
   ASSERT_TRUE(clients_->add(web()).ok());
   NewClient spa = web();
