@@ -38,7 +38,7 @@
 #include "runtime/extension.h"
 #include "runtime/host_calls.h"
 #include "runtime/router.h"
-#include "server/config.h"
+#include "runtime/extension_spec.h"
 #include "store/sqlite/sqlite_storage.h"
 
 namespace habanero::runtime {
@@ -48,12 +48,12 @@ std::string wasmPath(const std::string& name) {
   return std::string(HABANERO_WASM_OUT) + "/" + name + ".wasm";
 }
 
-server::ExtensionConfig configFor(const std::string& name, std::vector<std::string> grants) {
-  server::ExtensionConfig c;  // memory, table and deadline limits: the server's defaults
+ExtensionSpec configFor(const std::string& name, std::vector<std::string> grants) {
+  ExtensionSpec c;  // memory, table and deadline limits: the defaults (limits.h)
   c.name = name;
   c.module = wasmPath(name);
   c.mount = "/" + name;
-  c.grants = std::move(grants);
+  c.grants.capabilities = std::move(grants);
   return c;
 }
 
@@ -131,7 +131,7 @@ struct Runtime {
     engine = std::move(*e);
 
     router = std::make_unique<ExtensionRouter>(*engine, services, "");
-    server::ExtensionConfig hello =
+    ExtensionSpec hello =
         configFor("hello", {"http", "log", "kv", "clock", "settings", "crypto"});
     hello.settings["greeting"] = "Hello";
     ReloadReport report = router->load(
@@ -142,7 +142,7 @@ struct Runtime {
       return fail("loading extensions: " + all);
     }
     for (const LoadedExtension& entry : router->snapshot()->entries) {
-      if (entry.config.name == "noop") noop = entry.extension;
+      if (entry.spec.name == "noop") noop = entry.extension;
     }
 
     std::ifstream in(wasmPath("noop"), std::ios::binary);

@@ -43,6 +43,11 @@
  * The ABI version the module speaks is declared by exporting a function named
  * `habanero_abi_v1` (sdk/c/habanero_abi.c does it for you); a module without
  * it, or with another version, is refused at load. See docs/abi.md.
+ *
+ * Each HABANERO_IMPORT below stands under the banner of its capability; the
+ * host's test tests/unit/runtime/abi_table_test.cc holds every name, Wasm
+ * parameter type and capability here to the host's one host-call table
+ * (src/runtime/host_call_list.h).
  */
 #ifndef HABANERO_H_
 #define HABANERO_H_

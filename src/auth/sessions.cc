@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "auth/records.h"
+#include "auth/users.h"
 #include "crypto/base64url.h"
 #include "crypto/hash.h"
 #include "habanero/strings.h"
@@ -208,6 +211,7 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
                                options_.login_ttl_ms));
   begun.set_cookie = strCat(kLoginCookieName, "=", binding_cookie,
                             cookieAttributes(options_.login_ttl_ms / 1000, secure));
+  begun.login_url = strCat("/login?rt=", begun.rt);
   return begun;
 }
 
@@ -232,6 +236,53 @@ absl::StatusOr<std::optional<LoginAttempt>> Sessions::takeAttempt(
   std::optional<StoredAttempt> a = decodeAttempt(*text);
   if (!a || !boundToThisBrowser(*a, request_headers)) return std::nullopt;
   return std::move(a->attempt);
+}
+
+absl::StatusOr<std::optional<Session>> Sessions::getLive(const Headers& request_headers,
+                                                         const Users* users) const {
+  ASSIGN_OR_RETURN(std::optional<Session> session, get(request_headers));
+  if (!session || users == nullptr) return session;
+  ASSIGN_OR_RETURN(std::optional<User> user, users->get(session->subject));
+  if (!user) return std::nullopt;
+  return session;
+}
+
+namespace {
+
+// A storage failure as the caller of completeLogin sees it: never NotFound or
+// InvalidArgument, which mean something else there.
+absl::Status unavailable(const absl::Status& s) { return absl::UnavailableError(s.message()); }
+
+}  // namespace
+
+absl::StatusOr<Sessions::CompletedLogin> Sessions::completeLogin(std::string_view rt,
+                                                                 std::string_view subject,
+                                                                 std::string_view amr_json,
+                                                                 const Users& users,
+                                                                 const Headers& request_headers,
+                                                                 bool secure) {
+  absl::StatusOr<std::vector<std::string>> amr = parseAmr(amr_json);
+  if (!amr.ok()) return amr.status();
+  // Checked before the attempt is taken: a bad subject leaves it usable.
+  auto found = findAttempt(rt, request_headers);
+  if (!found.ok()) return unavailable(found.status());
+  if (!found->has_value()) return absl::NotFoundError("no such login attempt for this browser");
+  auto user = users.get(subject);
+  if (!user.ok()) return unavailable(user.status());
+  if (!user->has_value()) return absl::NotFoundError("no such user");
+  auto taken = takeAttempt(rt, request_headers);
+  if (!taken.ok()) return unavailable(taken.status());
+  if (!taken->has_value()) return absl::NotFoundError("the login attempt was completed already");
+
+  // A login always gets a fresh cookie; the browser's previous session ends.
+  absl::Status ended = end(request_headers);
+  if (!ended.ok()) {
+    spdlog::error("login_complete: ending the previous session: {}", std::string(ended.message()));
+  }
+  auto started = start(subject, std::move(*amr));
+  if (!started.ok()) return unavailable(started.status());
+  return CompletedLogin{std::move((*taken)->return_to), sessionCookie(started->cookie, secure),
+                        std::move(started->session)};
 }
 
 }  // namespace habanero::auth

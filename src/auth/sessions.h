@@ -38,6 +38,8 @@
 
 namespace habanero::auth {
 
+class Users;
+
 struct Session {
   std::string subject;
   std::vector<std::string> amr;  // RFC 8176 methods, e.g. {"pwd"}
@@ -83,6 +85,12 @@ class Sessions {
   // check that the user still exists.
   absl::StatusOr<std::optional<Session>> get(const Headers& request_headers) const;
 
+  // Like get(), and nullopt as well when the session's user no longer exists
+  // in `users` (a removed user's sessions end with the user). With `users`
+  // null, exactly get(). What session_get answers.
+  absl::StatusOr<std::optional<Session>> getLive(const Headers& request_headers,
+                                                 const Users* users) const;
+
   struct Started {
     std::string cookie;  // the new cookie value; goes to the browser only
     Session session;
@@ -109,6 +117,7 @@ class Sessions {
   struct BegunLogin {
     std::string rt;          // the attempt's id, for /login?rt=
     std::string set_cookie;  // the Set-Cookie value binding it to this browser
+    std::string login_url;   // where to send the browser: "/login?rt=<rt>"
   };
   // Records an attempt. InvalidArgument if return_to is not a local path or
   // login_hint is not printable UTF-8 of at most kMaxLoginHintBytes.
@@ -123,6 +132,22 @@ class Sessions {
   // gets it.
   absl::StatusOr<std::optional<LoginAttempt>> takeAttempt(std::string_view rt,
                                                           const Headers& request_headers);
+
+  struct CompletedLogin {
+    std::string return_to;   // the attempt's local path: redirect the browser there
+    std::string set_cookie;  // the new session's Set-Cookie value
+    Session session;
+  };
+  // Completes attempt `rt` for `subject` (login_complete). Checks, in order:
+  // `amr_json` parses (parseAmr) — else InvalidArgument; the attempt exists
+  // for this browser and `subject` is a user in `users` — else NotFound, and
+  // the attempt stays usable. Then takes the attempt (a concurrent second
+  // completion gets NotFound), ends the browser's previous session (a failure
+  // there is logged, not returned) and starts a new one with a new cookie
+  // value. A storage failure is Unavailable.
+  absl::StatusOr<CompletedLogin> completeLogin(std::string_view rt, std::string_view subject,
+                                               std::string_view amr_json, const Users& users,
+                                               const Headers& request_headers, bool secure);
 
   // The values of every cookie `name` in the request's Cookie headers, in
   // order (quotes around a value removed).

@@ -108,8 +108,8 @@ int serve(const CommonFlags& flags) {
             << "  curl " << issuer << "/healthz\n";
   for (const auto& e : (*app)->router().snapshot()->entries) {
     if (e.extension) {
-      std::cout << "  curl '" << issuer << (e.config.mount == "/" ? "" : e.config.mount)
-                << "/'    (extension " << e.config.name << ")\n";
+      std::cout << "  curl '" << issuer << (e.spec.mount == "/" ? "" : e.spec.mount)
+                << "/'    (extension " << e.spec.name << ")\n";
     }
   }
   std::cout << "Stop with Ctrl-C; reload extensions with `habanero reload` or SIGHUP." << std::endl;
@@ -159,10 +159,10 @@ int check(const CommonFlags& flags) {
   int failed = 0;
   for (const auto& e : (*app)->router().snapshot()->entries) {
     if (e.error.empty()) {
-      std::cout << "ok    " << e.config.name << " at " << e.config.mount << " (" << e.module_path
+      std::cout << "ok    " << e.spec.name << " at " << e.spec.mount << " (" << e.module_path
                 << ")\n";
     } else {
-      std::cout << "FAIL  " << e.config.name << ": " << e.error << "\n";
+      std::cout << "FAIL  " << e.spec.name << ": " << e.error << "\n";
       failed++;
     }
   }

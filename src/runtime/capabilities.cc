@@ -2,53 +2,63 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <vector>
+
+#include "runtime/host_call_list.h"
 
 namespace habanero::runtime {
 namespace {
 
-constexpr std::array<std::string_view, 7> kHttp = {
-    "request_get",         "request_header",      "request_param",    "response_set_status",
-    "response_add_header", "response_write",      "response_redirect"};
-constexpr std::array<std::string_view, 5> kKv = {"kv_get", "kv_put", "kv_delete", "kv_take",
-                                                 "kv_compare_and_set"};
-constexpr std::array<std::string_view, 6> kCrypto = {
-    "crypto_random", "crypto_sha256",         "crypto_hmac_sha256",
-    "crypto_equal",  "crypto_jws_verify_jwk", "crypto_jwk_thumbprint"};
-constexpr std::array<std::string_view, 3> kKeys = {"jws_sign", "jws_verify", "jwks_get"};
-constexpr std::array<std::string_view, 1> kClock = {"clock_now_ms"};
-constexpr std::array<std::string_view, 1> kLog = {"log"};
-constexpr std::array<std::string_view, 1> kSettings = {"setting_get"};
-// Design 0001: the host's login facility and records.
-constexpr std::array<std::string_view, 3> kSessions = {"session_get", "session_require_login",
-                                                       "session_end"};
-constexpr std::array<std::string_view, 2> kLogin = {"login_attempt_get", "login_complete"};
-constexpr std::array<std::string_view, 3> kUsers = {"user_get", "user_verify_password",
-                                                    "user_find"};
-constexpr std::array<std::string_view, 2> kClients = {"client_get", "client_authenticate"};
-// Design 0002: events and outbound facilities.
-constexpr std::array<std::string_view, 1> kSignup = {"user_create"};
-constexpr std::array<std::string_view, 2> kEvents = {"event_publish", "event_get"};
-constexpr std::array<std::string_view, 1> kMail = {"mail_send"};
-constexpr std::array<std::string_view, 1> kSms = {"sms_send"};
-constexpr std::array<std::string_view, 1> kFetch = {"http_fetch"};
+#define HABANERO_HOST_CALL_INFO(name, capability, facilities, wait, impl) \
+  HostCallInfo{#name, #capability, facilities, wait},
+const HostCallInfo kHostCalls[] = {HABANERO_FOR_ALL_HOST_CALLS(HABANERO_HOST_CALL_INFO)};
+#undef HABANERO_HOST_CALL_INFO
 
-const std::array<Capability, 16> kCapabilities = {{
-    {"http", kHttp},
-    {"kv", kKv},
-    {"crypto", kCrypto},
-    {"keys", kKeys},
-    {"clock", kClock},
-    {"log", kLog},
-    {"settings", kSettings},
-    {"sessions", kSessions},
-    {"login", kLogin},
-    {"users", kUsers},
-    {"clients", kClients},
-    {"signup", kSignup},
-    {"events", kEvents},
-    {"mail", kMail},
-    {"sms", kSms},
-    {"fetch", kFetch},
+// The capabilities, in order of first appearance in the table.
+struct Capabilities {
+  std::vector<std::vector<std::string_view>> functions;  // parallel to list
+  std::vector<Capability> list;
+};
+
+const Capabilities& capabilities() {
+  static const Capabilities kCapabilities = [] {
+    Capabilities c;
+    std::vector<std::string_view> names;
+    std::vector<uint32_t> facilities;
+    for (const HostCallInfo& call : kHostCalls) {
+      auto it = std::find(names.begin(), names.end(), call.capability);
+      size_t i = static_cast<size_t>(it - names.begin());
+      if (it == names.end()) {
+        names.push_back(call.capability);
+        facilities.push_back(0);
+        c.functions.emplace_back();
+      }
+      c.functions[i].push_back(call.name);
+      facilities[i] |= call.facilities;
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      c.list.push_back({names[i], c.functions[i], facilities[i]});
+    }
+    return c;
+  }();
+  return kCapabilities;
+}
+
+struct FacilityText {
+  std::string_view name;
+  std::string_view description;
+};
+constexpr std::array<FacilityText, facility::kCount> kFacilities = {{
+    {"storage", "a store"},
+    {"signer", "the host's key store"},
+    {"sessions", "the host's session store"},
+    {"users", "the host's user records"},
+    {"clients", "the host's client registrations"},
+    {"outbox", "the host's event outbox"},
+    {"mailer", "a mail sender (an SMTP server)"},
+    {"sms", "an SMS gateway"},
+    {"fetcher", "the host's fetcher"},
 }};
 
 // What wasi-libc's reactor start-up, printf and friends may import. Anything
@@ -61,28 +71,45 @@ constexpr std::array<std::string_view, 16> kWasi = {
 
 }  // namespace
 
-std::span<const Capability> allCapabilities() { return kCapabilities; }
+std::string_view facilityDescription(uint32_t bit) {
+  if (!std::has_single_bit(bit) || std::countr_zero(bit) >= int{facility::kCount}) return "?";
+  return kFacilities[static_cast<size_t>(std::countr_zero(bit))].description;
+}
+
+std::string_view facilityName(uint32_t bit) {
+  if (!std::has_single_bit(bit) || std::countr_zero(bit) >= int{facility::kCount}) return "?";
+  return kFacilities[static_cast<size_t>(std::countr_zero(bit))].name;
+}
+
+std::span<const HostCallInfo> allHostCalls() { return kHostCalls; }
+
+std::span<const Capability> allCapabilities() { return capabilities().list; }
 
 std::optional<std::string_view> capabilityOf(std::string_view function) {
-  for (const Capability& c : kCapabilities) {
-    if (std::find(c.functions.begin(), c.functions.end(), function) != c.functions.end()) {
-      return c.name;
-    }
+  for (const HostCallInfo& call : kHostCalls) {
+    if (call.name == function) return call.capability;
   }
   return std::nullopt;
 }
 
 uint32_t capabilityBit(std::string_view name) {
-  static_assert(kCapabilities.size() <= 32, "capability bits fit in 32");
-  for (size_t i = 0; i < kCapabilities.size(); ++i) {
-    if (kCapabilities[i].name == name) return uint32_t{1} << i;
+  const std::vector<Capability>& list = capabilities().list;
+  for (size_t i = 0; i < list.size() && i < 32; ++i) {
+    if (list[i].name == name) return uint32_t{1} << i;
+  }
+  return 0;
+}
+
+uint32_t facilitiesOf(std::string_view capability) {
+  for (const Capability& c : capabilities().list) {
+    if (c.name == capability) return c.facilities;
   }
   return 0;
 }
 
 bool isKnownCapability(std::string_view name) {
-  return std::any_of(kCapabilities.begin(), kCapabilities.end(),
-                     [&](const Capability& c) { return c.name == name; });
+  const std::vector<Capability>& list = capabilities().list;
+  return std::any_of(list.begin(), list.end(), [&](const Capability& c) { return c.name == name; });
 }
 
 bool isValidTopic(std::string_view topic) {

@@ -131,6 +131,24 @@ absl::Status checkImports(const wasmtime_module_t* module, const std::string& pa
 }
 
 
+// The facilities capability `cap` needs (the union of its host calls'), or an
+// error naming the first one `services` lacks.
+absl::Status checkFacilities(std::string_view extension, const Capability& cap,
+                             const HostServices& services) {
+  for (uint32_t i = 0; i < facility::kCount; ++i) {
+    uint32_t bit = 1u << i;
+    if ((cap.facilities & bit) == 0 || services.has(bit)) continue;
+    std::string message = strCat(extension, ": capability '", cap.name, "' needs ",
+                                 facilityDescription(bit), ", which this host does not have");
+    auto hint = services.missing_facility_hints.find(facilityName(bit));
+    if (hint != services.missing_facility_hints.end()) {
+      message = strCat(message, " (", hint->second, ")");
+    }
+    return absl::FailedPreconditionError(message);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 FileStamp FileStamp::of(const std::string& path) {
@@ -147,17 +165,18 @@ std::string Extension::manifestPathFor(const std::string& module_path) {
 }
 
 absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
-    Engine& engine, const server::ExtensionConfig& config, const std::string& module_path,
+    Engine& engine, const ExtensionSpec& spec, const std::string& module_path,
     const HostServices& services) {
   std::shared_ptr<Extension> ext(new Extension());
   ext->engine_ = &engine;
   ext->services_ = &services;
-  ext->config_ = config;
+  ext->spec_ = spec;
   ext->module_path_ = module_path;
   ext->manifest_path_ = manifestPathFor(module_path);
   // Stamp before reading: a replacement racing with the load is noticed later.
   ext->module_stamp_ = FileStamp::of(module_path);
   ext->manifest_stamp_ = FileStamp::of(ext->manifest_path_);
+  const std::vector<std::string>& grants = spec.grants.capabilities;
 
   ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFile(module_path));
   if (bytes.size() < 8 || std::string_view(reinterpret_cast<const char*>(bytes.data()), 4) !=
@@ -168,78 +187,48 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
   }
   ASSIGN_OR_RETURN(ext->manifest_, loadManifest(ext->manifest_path_));
   const Manifest& m = ext->manifest_;
-  if (m.name != config.name) {
+  if (m.name != spec.name) {
     return absl::InvalidArgumentError(strCat(ext->manifest_path_, ": name '", m.name,
-                                                   "' differs from the configured name '",
-                                                   config.name, "'"));
+                                             "' differs from the configured name '", spec.name,
+                                             "'"));
   }
   if (m.abi != kAbiVersion) {
     return absl::FailedPreconditionError(strCat(
         ext->manifest_path_, ": declares ABI v", m.abi, "; this host speaks v", kAbiVersion));
   }
   for (const std::string& cap : m.capabilities) {
-    if (std::find(config.grants.begin(), config.grants.end(), cap) == config.grants.end()) {
+    if (std::find(grants.begin(), grants.end(), cap) == grants.end()) {
       return absl::PermissionDeniedError(
           strCat(ext->manifest_path_, ": wants capability '", cap,
-                       "', which the operator has not granted to '", config.name,
-                       "' (grants: [", joinGrants(config.grants), "])"));
+                 "', which the operator has not granted to '", spec.name, "' (grants: [",
+                 joinGrants(grants), "])"));
     }
   }
-  if (config.memory_bytes > engine.options().max_memory_bytes) {
-    return absl::InvalidArgumentError(strCat(
-        config.name, ": memory limit ", config.memory_bytes, " exceeds the engine's ",
-        engine.options().max_memory_bytes));
+  if (spec.limits.memory_bytes > engine.options().max_memory_bytes) {
+    return absl::InvalidArgumentError(strCat(spec.name, ": memory limit ",
+                                             spec.limits.memory_bytes, " exceeds the engine's ",
+                                             engine.options().max_memory_bytes));
   }
   // What the module may use: its required capabilities, and the optional ones
-  // the operator granted. Each needs its facility.
+  // the operator granted. Each needs the facilities of its host calls.
   auto wants = [&](std::string_view cap) {
     if (std::find(m.capabilities.begin(), m.capabilities.end(), cap) != m.capabilities.end()) {
       return true;
     }
     return std::find(m.optional_capabilities.begin(), m.optional_capabilities.end(), cap) !=
                m.optional_capabilities.end() &&
-           std::find(config.grants.begin(), config.grants.end(), cap) != config.grants.end();
+           std::find(grants.begin(), grants.end(), cap) != grants.end();
   };
-  if (wants("kv") && services.storage == nullptr) {
-    return absl::FailedPreconditionError(strCat(config.name, ": kv needs a store"));
-  }
-  if ((wants("sessions") || wants("login")) && services.sessions == nullptr) {
-    return absl::FailedPreconditionError(
-        strCat(config.name, ": sessions and login need the host's session store"));
-  }
-  if ((wants("users") || wants("login")) && services.users == nullptr) {
-    return absl::FailedPreconditionError(
-        strCat(config.name, ": users and login need the host's user records"));
-  }
-  if (wants("clients") && services.clients == nullptr) {
-    return absl::FailedPreconditionError(
-        strCat(config.name, ": clients needs the host's client registrations"));
-  }
-  if ((wants("signup")) && services.users == nullptr) {
-    return absl::FailedPreconditionError(strCat(config.name, ": signup needs the user records"));
-  }
-  if (wants("events") && services.outbox == nullptr) {
-    return absl::FailedPreconditionError(strCat(config.name, ": events needs the host's outbox"));
-  }
-  if (wants("mail") && services.mailer == nullptr) {
-    return absl::FailedPreconditionError(strCat(
-        config.name, ": wants capability 'mail', but no SMTP server is configured ([mail] url "
-                     "and from, or HABANERO_SMTP_URL and HABANERO_SMTP_FROM)"));
-  }
-  if (wants("sms") && services.sms == nullptr) {
-    return absl::FailedPreconditionError(strCat(
-        config.name,
-        ": wants capability 'sms', but no SMS gateway is configured ([sms] url or HABANERO_SMS_URL)"));
-  }
-  if (wants("fetch") && services.fetcher == nullptr) {
-    return absl::FailedPreconditionError(strCat(config.name, ": fetch needs the host's fetcher"));
+  for (const Capability& cap : allCapabilities()) {
+    if (!wants(cap.name)) continue;
+    RETURN_IF_ERROR(checkFacilities(spec.name, cap, services));
   }
 
   ASSIGN_OR_RETURN(ext->module_, engine.compile(bytes, module_path));
   RETURN_IF_ERROR(checkExports(ext->module_.get(), module_path, !m.subscribes.empty()));
-  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, config.grants, m.capabilities,
+  RETURN_IF_ERROR(checkImports(ext->module_.get(), module_path, grants, m.capabilities,
                                m.optional_capabilities));
-  for (const std::string& grant : config.grants) ext->granted_ |= capabilityBit(grant);
+  for (const std::string& grant : grants) ext->granted_ |= capabilityBit(grant);
 
   wasmtime_instance_pre_t* pre = nullptr;
   ErrorPtr err(wasmtime_linker_instantiate_pre(engine.linker(), ext->module_.get(), &pre));
@@ -252,16 +241,16 @@ absl::StatusOr<std::shared_ptr<const Extension>> Extension::load(
 }
 
 Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t deadline_ms) const {
-  st.extension = config_.name;
+  st.extension = spec_.name;
   st.granted = granted_;
-  st.settings = &config_.settings;
-  st.config = &config_;
+  st.spec = &spec_;
   st.services = services_;
-  st.mount = config_.mount;
+  st.mount = spec_.mount;
 
   StorePtr store(wasmtime_store_new(engine_->raw(), &st, nullptr));
-  wasmtime_store_limiter(store.get(), static_cast<int64_t>(config_.memory_bytes),
-                         config_.table_elements, /*instances=*/1, /*tables=*/1, /*memories=*/1);
+  wasmtime_store_limiter(store.get(), static_cast<int64_t>(spec_.limits.memory_bytes),
+                         spec_.limits.table_elements, /*instances=*/1, /*tables=*/1,
+                         /*memories=*/1);
   wasmtime_context_t* ctx = wasmtime_store_context(store.get());
   wasmtime_context_set_epoch_deadline(ctx, engine_->ticksFor(deadline_ms));
   st.context = ctx;
@@ -270,9 +259,9 @@ Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t de
   st.epoch_tick_ms = engine_->options().epoch_tick_ms;
 
   wasi_config_t* wasi = wasi_config_new();  // no preopens, env or args: nothing to reach
-  wasi_config_set_stdout_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 0),
+  wasi_config_set_stdout_custom(wasi, GuestOutput::write, new GuestOutput(spec_.name, 0),
                                 GuestOutput::finalize);
-  wasi_config_set_stderr_custom(wasi, GuestOutput::write, new GuestOutput(config_.name, 1),
+  wasi_config_set_stderr_custom(wasi, GuestOutput::write, new GuestOutput(spec_.name, 1),
                                 GuestOutput::finalize);
   ErrorPtr err(wasmtime_context_set_wasi(ctx, wasi));
   if (err) return {Run::kFailed, 0, strCat("WASI set-up failed: ", errorMessage(err.get()))};
@@ -328,22 +317,22 @@ Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t de
 Response Extension::handle(const Request& request) const {
   HostState st;
   st.request = &request;
-  Run r = run(st, "habanero_on_request", config_.deadline_ms);
+  Run r = run(st, "habanero_on_request", spec_.limits.deadline_ms);
   switch (r.kind) {
     case Run::kReturned:
       if (r.value == 0) return std::move(st.response);
-      spdlog::error("[{}] habanero_on_request returned {}", config_.name, r.value);
+      spdlog::error("[{}] habanero_on_request returned {}", spec_.name, r.value);
       return Response::text(500, "extension failed\n");
     case Run::kDeadline:
-      spdlog::warn("[{}] {}", config_.name, r.error);
+      spdlog::warn("[{}] {}", spec_.name, r.error);
       return Response::text(503, "extension exceeded its deadline\n");
     case Run::kBusy:
-      spdlog::warn("[{}] {}", config_.name, r.error);
+      spdlog::warn("[{}] {}", spec_.name, r.error);
       return Response::text(503, "server busy\n");
     case Run::kFailed:
       break;
   }
-  spdlog::error("[{}] {}", config_.name, r.error);
+  spdlog::error("[{}] {}", spec_.name, r.error);
   return Response::text(500, "extension failed\n");
 }
 
@@ -353,8 +342,8 @@ events::Delivery Extension::handleEvent(const events::Event& event) const {
   st.request = &kNoRequest;
   st.event = &event;
   // Time spent waiting on SMTP servers and gateways is not charged to the
-  // deadline (NetworkWait in host_calls.cc), so the request's limit applies.
-  Run r = run(st, "habanero_on_event", config_.deadline_ms);
+  // deadline (rows marked Wait::kNetwork), so the request's limit applies.
+  Run r = run(st, "habanero_on_event", spec_.limits.deadline_ms);
   if (r.kind != Run::kReturned) return {events::Outcome::kRetry, r.error};
   switch (r.value) {
     case HABANERO_EVENT_DONE:

@@ -1,12 +1,15 @@
 // One loaded extension: its manifest, compiled module and InstancePre, and the
-// operator's configuration for it (mount, grants, limits, settings).
+// embedder's description of it (ExtensionSpec: mount, grants, limits,
+// settings).
 //
 // Loading checks, in order, and fails with a message naming the file:
 //   the .wasm exists and is a valid module; the manifest exists and parses;
 //   the manifest's name equals the configured name; the module speaks ABI v1
 //   (exports habanero_abi_v1, not another version) and exports
 //   habanero_on_request and memory; every capability the manifest wants is
-//   granted; every import is a granted host call or an allowed WASI function.
+//   granted; the host has the facilities of every capability the module may
+//   use (the host-call table's facilities column); every import is a granted
+//   host call or an allowed WASI function.
 //
 // handle() runs one request in a fresh Store and instance (nothing is shared
 // between two requests), with the extension's memory, table and wall-time
@@ -22,9 +25,9 @@
 #include "events/outbox.h"
 #include "habanero/status.h"
 #include "runtime/engine.h"
+#include "runtime/extension_spec.h"
 #include "runtime/host_calls.h"
 #include "runtime/manifest.h"
-#include "server/config.h"
 
 namespace habanero::runtime {
 
@@ -42,8 +45,10 @@ class Extension {
   // `module_path` is the resolved .wasm path; the manifest is the file beside
   // it with ".wasm" replaced by ".manifest.toml". `services` must outlive the
   // extension.
+  // `spec.module` is not read: `module_path` is what the caller resolved it
+  // to.
   static absl::StatusOr<std::shared_ptr<const Extension>> load(
-      Engine& engine, const server::ExtensionConfig& config, const std::string& module_path,
+      Engine& engine, const ExtensionSpec& spec, const std::string& module_path,
       const HostServices& services);
 
   // Runs the request. `sub_path` is the request path below the mount.
@@ -54,10 +59,10 @@ class Extension {
   // value is a retry. Safe to call from any thread.
   events::Delivery handleEvent(const events::Event& event) const;
 
-  const std::string& name() const { return config_.name; }
-  const std::string& mount() const { return config_.mount; }
+  const std::string& name() const { return spec_.name; }
+  const std::string& mount() const { return spec_.mount; }
   const Manifest& manifest() const { return manifest_; }
-  const server::ExtensionConfig& config() const { return config_; }
+  const ExtensionSpec& spec() const { return spec_; }
   const std::string& modulePath() const { return module_path_; }
   const std::string& manifestPath() const { return manifest_path_; }
   // Stamps of the module and manifest at load time.
@@ -79,7 +84,7 @@ class Extension {
 
   Engine* engine_ = nullptr;
   const HostServices* services_ = nullptr;
-  server::ExtensionConfig config_;
+  ExtensionSpec spec_;
   Manifest manifest_;
   std::string module_path_, manifest_path_;
   FileStamp module_stamp_, manifest_stamp_;

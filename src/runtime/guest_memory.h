@@ -46,7 +46,7 @@ class GuestMemory {
   }
 
   // Little-endian scalar stores (wasm is little-endian; so is every host we
-  // build for, which a static_assert in host_calls.cc checks).
+  // build for, which a static_assert in host_calls/glue.cc checks).
   bool writeU32(uint32_t ptr, uint32_t v) const {
     return write(ptr, {reinterpret_cast<const uint8_t*>(&v), sizeof v});
   }

@@ -1,10 +1,11 @@
 // The host side of ABI v1 (sdk/c/habanero.h, docs/abi.md).
 //
-// defineHostCalls() puts every host function of every capability into a
-// linker; which of them a module may import is decided at load time
-// (capabilities.h). During a call the functions find the request they serve
-// through the store's data, a HostState that lives exactly as long as the
-// store of one request.
+// defineHostCalls() puts every row of the host-call table (host_call_list.h)
+// into a linker, with the Wasm signature derived from its implementation's C++
+// type; which of them a module may import is decided at load time
+// (capabilities.h). The implementations live in host_calls/<capability>.cc.
+// During a call they find the request they serve through the store's data, a
+// HostState that lives exactly as long as the store of one request.
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <wasmtime.h>
 
@@ -23,6 +25,8 @@
 #include "habanero/status.h"
 #include "habanero/storage.h"
 #include "http/form.h"
+#include "outbound/fetch.h"
+#include "runtime/extension_spec.h"
 
 namespace habanero::auth {
 class Clients;
@@ -36,32 +40,37 @@ struct Event;
 namespace habanero::outbound {
 class Mailer;
 class SmsSender;
-class Fetcher;
 }  // namespace habanero::outbound
-namespace habanero::server {
-struct ExtensionConfig;
-}  // namespace habanero::server
 
 namespace habanero::runtime {
 
 // Host facilities the host calls reach. Borrowed; they outlive every request.
-// A call whose facility is missing answers UNAVAILABLE; the loader refuses a
-// module that wants a capability whose facility is missing.
+// Which capability needs which facility is the host-call table's facilities
+// column (host_call_list.h): the loader refuses a module that may call a host
+// function whose facility is missing, and a call whose facility is missing
+// answers UNAVAILABLE.
 struct HostServices {
-  Storage* storage = nullptr;       // required for "kv"
-  const Signer* signer = nullptr;   // required for "keys"
+  Storage* storage = nullptr;       // facility::kStorage ("kv")
+  const Signer* signer = nullptr;   // facility::kSigner ("keys")
   const Clock* clock = &SystemClock::instance();
-  auth::Sessions* sessions = nullptr;      // required for "sessions" and "login"
-  auth::Users* users = nullptr;            // required for "users", "login" and "signup"
-  const auth::Clients* clients = nullptr;  // required for "clients"
+  auth::Sessions* sessions = nullptr;      // facility::kSessions ("sessions", "login")
+  auth::Users* users = nullptr;            // facility::kUsers ("users", "login", "signup")
+  const auth::Clients* clients = nullptr;  // facility::kClients ("clients")
   // Design 0002.
-  events::Outbox* outbox = nullptr;        // required for "events"
-  outbound::Mailer* mailer = nullptr;      // required for "mail" (only when [mail] is set)
-  outbound::SmsSender* sms = nullptr;      // required for "sms" (only when [sms] is set)
-  outbound::Fetcher* fetcher = nullptr;    // required for "fetch"
-  bool fetch_allow_loopback = false;       // [outbound] allow_loopback
-  uint32_t fetch_timeout_ms = 5000;
-  uint64_t fetch_max_bytes = 1 << 20;
+  events::Outbox* outbox = nullptr;        // facility::kOutbox ("events")
+  outbound::Mailer* mailer = nullptr;      // facility::kMailer ("mail")
+  outbound::SmsSender* sms = nullptr;      // facility::kSms ("sms")
+  outbound::Fetcher* fetcher = nullptr;    // facility::kFetcher ("fetch")
+  // The host's fetch policy (loopback, timeout, size); each extension's
+  // fetch_hosts grant narrows allowed_hosts, which must be empty here.
+  outbound::FetchPolicy fetch_policy;
+  // Optional: what the operator can do about a missing facility, by
+  // facilityName() ("mailer" -> "set [mail] url and from"); appended to the
+  // load error.
+  std::map<std::string, std::string, std::less<>> missing_facility_hints;
+
+  // Whether every facility:: bit in `facilities` is present.
+  bool has(uint32_t facilities) const;
 };
 
 // Per-request state: the store's data. Single-threaded (one request runs on
@@ -69,16 +78,15 @@ struct HostServices {
 struct HostState {
   std::string_view extension;                             // KV namespace, log tag
   uint32_t granted = 0;  // capabilityBit()s the operator granted; other calls answer DENIED
-  const std::map<std::string, std::string>* settings = nullptr;
-  const server::ExtensionConfig* config = nullptr;  // grants: publish topics, fetch hosts
+  const ExtensionSpec* spec = nullptr;  // settings; grants: publish topics, fetch hosts
   const HostServices* services = nullptr;
   const Request* request = nullptr;   // an empty request inside habanero_on_event
   const events::Event* event = nullptr;  // set only inside habanero_on_event
   std::string_view mount;
 
   // The epoch deadline (design 0002): time a host call spends waiting on the
-  // network (http_fetch, mail_send, sms_send) is not charged to the guest —
-  // after such a call the deadline is moved out by the time it took.
+  // network (rows marked Wait::kNetwork) is not charged to the guest — after
+  // such a call the deadline is moved out by the time it took.
   wasmtime_context_t* context = nullptr;
   std::chrono::steady_clock::time_point started{};
   uint32_t deadline_ms = 0;
@@ -127,7 +135,18 @@ class GuestOutput {
   std::string partial_;  // guarded by mu_
 };
 
-// Defines every ABI v1 host function (module "habanero") in `linker`.
+// Defines every ABI v1 host function (module "habanero") in `linker`, one per
+// row of the host-call table.
 absl::Status defineHostCalls(wasmtime_linker_t* linker);
+
+// The Wasm signature of every host call exactly as defineHostCalls() defines
+// it, in table order (for the test that holds the SDK headers and
+// docs/abi.md to the table).
+struct HostCallSignature {
+  std::string name;
+  std::string capability;
+  std::vector<std::string> params;  // "i32" or "i64"; every call returns one i32
+};
+std::vector<HostCallSignature> hostCallSignatures();
 
 }  // namespace habanero::runtime

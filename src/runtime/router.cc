@@ -29,24 +29,24 @@ std::string ExtensionRouter::resolve(const std::string& module) const {
   return strCat(extension_dir_, "/", module);
 }
 
-ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& configs) {
+ReloadReport ExtensionRouter::load(const std::vector<ExtensionSpec>& specs) {
   std::lock_guard lock(load_mu_);
-  configs_ = configs;
+  specs_ = specs;
   std::shared_ptr<const ExtensionSet> old = snapshot();
   auto next = std::make_shared<ExtensionSet>();
   ReloadReport report;
 
-  for (const server::ExtensionConfig& cfg : configs) {
+  for (const ExtensionSpec& cfg : specs) {
     LoadedExtension entry;
-    entry.config = cfg;
+    entry.spec = cfg;
     entry.module_path = resolve(cfg.module);
     entry.module_stamp = FileStamp::of(entry.module_path);
     entry.manifest_stamp = FileStamp::of(Extension::manifestPathFor(entry.module_path));
     const LoadedExtension* previous = nullptr;
     for (const LoadedExtension& e : old->entries) {
-      if (e.config.name == cfg.name) previous = &e;
+      if (e.spec.name == cfg.name) previous = &e;
     }
-    if (previous && previous->extension && previous->error.empty() && previous->config == cfg &&
+    if (previous && previous->extension && previous->error.empty() && previous->spec == cfg &&
         previous->module_path == entry.module_path &&
         previous->module_stamp == entry.module_stamp &&
         previous->manifest_stamp == entry.manifest_stamp) {
@@ -63,7 +63,7 @@ ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& c
         entry.error = std::string(loaded.status().message());
         report.failed++;
         report.errors.push_back(entry.error);
-        if (previous && previous->extension && previous->config.mount == cfg.mount) {
+        if (previous && previous->extension && previous->spec.mount == cfg.mount) {
           entry.extension = previous->extension;
           spdlog::error("extension '{}' not reloaded, keeping the running version: {}",
                         cfg.name, entry.error);
@@ -76,7 +76,7 @@ ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& c
   }
   std::stable_sort(next->entries.begin(), next->entries.end(),
                    [](const LoadedExtension& a, const LoadedExtension& b) {
-                     return a.config.mount.size() > b.config.mount.size();
+                     return a.spec.mount.size() > b.spec.mount.size();
                    });
   {
     std::lock_guard<std::mutex> lock(current_mu_);
@@ -86,12 +86,12 @@ ReloadReport ExtensionRouter::load(const std::vector<server::ExtensionConfig>& c
 }
 
 ReloadReport ExtensionRouter::reload() {
-  std::vector<server::ExtensionConfig> configs;
+  std::vector<ExtensionSpec> specs;
   {
     std::lock_guard lock(load_mu_);
-    configs = configs_;
+    specs = specs_;
   }
-  return load(configs);
+  return load(specs);
 }
 
 bool ExtensionRouter::changedOnDisk() const {
@@ -156,7 +156,7 @@ Response ExtensionRouter::dispatch(const Request& request) {
   if (hasDotSegment(request.path)) return Response::text(400, "bad request: dot segment in path\n");
   std::shared_ptr<const ExtensionSet> set = snapshot();
   for (const LoadedExtension& e : set->entries) {
-    const std::string& mount = e.config.mount;
+    const std::string& mount = e.spec.mount;
     std::string_view sub;
     if (mount == "/") {
       sub = request.path;

@@ -23,12 +23,12 @@
 
 #include "habanero/dispatch.h"
 #include "runtime/extension.h"
-#include "server/config.h"
+#include "runtime/extension_spec.h"
 
 namespace habanero::runtime {
 
 struct LoadedExtension {
-  server::ExtensionConfig config;
+  ExtensionSpec spec;
   std::string module_path;     // resolved
   ExtensionPtr extension;      // null if it never loaded
   std::string error;           // the last load error, "" if the last load succeeded
@@ -54,10 +54,10 @@ class ExtensionRouter final : public Dispatcher {
   ExtensionRouter(Engine& engine, const HostServices& services, std::string extension_dir);
   ~ExtensionRouter() override;
 
-  // Loads (or reloads) `configs`. Never fails as a whole. Serialised: one
+  // Loads (or reloads) `specs`. Never fails as a whole. Serialised: one
   // load at a time; dispatch() runs concurrently and is never blocked.
-  ReloadReport load(const std::vector<server::ExtensionConfig>& configs);
-  // Reloads the current configuration (picks up replaced files).
+  ReloadReport load(const std::vector<ExtensionSpec>& specs);
+  // Reloads the current specs (picks up replaced files).
   ReloadReport reload();
   // Whether any module or manifest file differs from what is loaded.
   bool changedOnDisk() const;
@@ -85,7 +85,7 @@ class ExtensionRouter final : public Dispatcher {
   mutable std::mutex current_mu_;
   std::shared_ptr<const ExtensionSet> current_;  // guarded by current_mu_
   std::mutex load_mu_;  // serialises load()/reload()
-  std::vector<server::ExtensionConfig> configs_;  // guarded by load_mu_
+  std::vector<ExtensionSpec> specs_;  // guarded by load_mu_
 
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

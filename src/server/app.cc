@@ -23,6 +23,7 @@
 #include "runtime/engine.h"
 #include "runtime/router.h"
 #include "server/admin_api.h"
+#include "server/extension_spec.h"
 #include "server/native_pages.h"
 #include "server/web_assets.h"
 #include "store/postgres/postgres_storage.h"
@@ -154,7 +155,7 @@ class RouterSubscribers final : public events::Subscribers {
       if (!e.extension) continue;
       const std::vector<std::string>& topics = e.extension->manifest().subscribes;
       if (std::find(topics.begin(), topics.end(), topic) != topics.end()) {
-        names.push_back(e.config.name);
+        names.push_back(e.spec.name);
       }
     }
     return names;
@@ -164,7 +165,7 @@ class RouterSubscribers final : public events::Subscribers {
     // Holding the snapshot keeps the extension alive through a reload.
     std::shared_ptr<const runtime::ExtensionSet> set = router_.snapshot();
     for (const runtime::LoadedExtension& e : set->entries) {
-      if (e.extension && e.config.name == event.subscriber) {
+      if (e.extension && e.spec.name == event.subscriber) {
         return e.extension->handleEvent(event);
       }
     }
@@ -305,9 +306,13 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->services.mailer = parts->mailer.get();
   parts->services.sms = parts->sms.get();
   parts->services.fetcher = parts->fetcher.get();
-  parts->services.fetch_allow_loopback = c.outbound.allow_loopback;
-  parts->services.fetch_timeout_ms = c.outbound.fetch_timeout_ms;
-  parts->services.fetch_max_bytes = c.outbound.fetch_max_bytes;
+  parts->services.fetch_policy.allow_loopback = c.outbound.allow_loopback;
+  parts->services.fetch_policy.timeout_ms = c.outbound.fetch_timeout_ms;
+  parts->services.fetch_policy.max_bytes = c.outbound.fetch_max_bytes;
+  // What an operator does about a missing facility, in load errors.
+  parts->services.missing_facility_hints = {
+      {"mailer", "configure [mail] url and from, or HABANERO_SMTP_URL and HABANERO_SMTP_FROM"},
+      {"sms", "configure [sms] url, or HABANERO_SMS_URL"}};
   parts->services.outbox = parts->outbox.get();
   if (c.outbound.allow_loopback) {
     spdlog::warn("outbound.allow_loopback is on: extensions may fetch loopback addresses "
@@ -333,7 +338,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->router =
       std::make_unique<runtime::ExtensionRouter>(*parts->engine, parts->services, ext_dir);
   runtime::ReloadReport report =
-      parts->router->load(withIssuer(c.extensions, issuerBeforeStart(c), parts->page_template));
+      parts->router->load(toExtensionSpecs(
+          withIssuer(c.extensions, issuerBeforeStart(c), parts->page_template)));
   spdlog::info("{} extension(s) loaded, {} failed; {} client(s) registered", report.loaded,
                report.failed, parts->clients->size());
   runtime::ExtensionRouter* router = parts->router.get();
@@ -344,7 +350,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
       if (!e.extension || e.extension->manifest().kind != "authenticator") continue;
       const std::string& display = e.extension->manifest().display_name;
-      methods.push_back({e.config.mount, display.empty() ? e.config.name : display});
+      methods.push_back({e.spec.mount, display.empty() ? e.spec.name : display});
     }
     std::sort(methods.begin(), methods.end(), [](const LoginMethod& a, const LoginMethod& b) {
       return a.display_name < b.display_name;
@@ -375,7 +381,8 @@ absl::Status App::start() {
   RETURN_IF_ERROR(parts_->http->start());
   if (issuerBeforeStart(c).empty()) {
     // Port 0: only now is the issuer known; hand it to the extensions.
-    parts_->router->load(withIssuer(c.extensions, issuer(), parts_->page_template));
+    parts_->router->load(
+        toExtensionSpecs(withIssuer(c.extensions, issuer(), parts_->page_template)));
   }
   parts_->router->startWatching(c.runtime.watch_interval_ms);
   // After the issuer is known: event handlers build links from it.

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/users.h"
 #include "auth_fixture.h"
 #include "crypto/hash.h"
 
@@ -175,6 +176,59 @@ TEST_F(SessionsTest, AttemptsExpireAfterTenMinutes) {
   clock_.advance(1);
   EXPECT_FALSE(sessions_->findAttempt(begun->rt, browser).value().has_value());
   EXPECT_FALSE(sessions_->takeAttempt(begun->rt, browser).value().has_value());
+}
+
+TEST_F(SessionsTest, CompleteLoginChecksThenStartsAFreshSession) {
+  auto users = Users::create(*storage_, clock_, {.time_cost = 1, .memory_kib = 1024});
+  ASSERT_TRUE(users.ok()) << users.status();
+  auto ana = (*users)->add({.email = "ana@example.com"});
+  ASSERT_TRUE(ana.ok()) << ana.status();
+  auto begun = sessions_->beginLogin("/authorize/resume?p=1", "", {}, true);
+  ASSERT_TRUE(begun.ok());
+  EXPECT_EQ(begun->login_url, "/login?rt=" + begun->rt);
+  auto old = sessions_->start(ana->subject, {"pwd"});
+  ASSERT_TRUE(old.ok());
+  Headers browser = echo(begun->set_cookie);
+  browser.emplace_back("Cookie", std::string(Sessions::kCookieName) + "=" + old->cookie);
+
+  // Refusals that leave the attempt usable.
+  auto bad_amr = sessions_->completeLogin(begun->rt, ana->subject, "[1]", **users, browser, true);
+  EXPECT_EQ(bad_amr.status().code(), absl::StatusCode::kInvalidArgument);
+  auto stranger =
+      sessions_->completeLogin(begun->rt, ana->subject, R"(["pwd"])", **users, {}, true);
+  EXPECT_EQ(stranger.status().code(), absl::StatusCode::kNotFound);
+  auto nobody = sessions_->completeLogin(begun->rt, "no-such-subject", R"(["pwd"])", **users,
+                                         browser, true);
+  EXPECT_EQ(nobody.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(sessions_->findAttempt(begun->rt, browser).value().has_value());
+
+  auto done = sessions_->completeLogin(begun->rt, ana->subject, R"(["otp"])", **users, browser,
+                                       true);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->return_to, "/authorize/resume?p=1");
+  EXPECT_THAT(done->set_cookie, HasSubstr(std::string(Sessions::kCookieName) + "="));
+  EXPECT_THAT(done->set_cookie, HasSubstr("; Secure"));
+  EXPECT_THAT(done->session.amr, ElementsAre("otp"));
+  EXPECT_FALSE(sessions_->get(sessionCookie(old->cookie)).value().has_value())
+      << "the browser's previous session ended";
+  EXPECT_TRUE(sessions_->get(echo(done->set_cookie)).value().has_value());
+  auto again = sessions_->completeLogin(begun->rt, ana->subject, R"(["pwd"])", **users, browser,
+                                        true);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kNotFound) << "once only";
+}
+
+TEST_F(SessionsTest, GetLiveEndsWithTheUser) {
+  auto users = Users::create(*storage_, clock_, {.time_cost = 1, .memory_kib = 1024});
+  ASSERT_TRUE(users.ok());
+  auto ana = (*users)->add({.email = "ana@example.com"});
+  ASSERT_TRUE(ana.ok());
+  auto started = sessions_->start(ana->subject, {"pwd"});
+  ASSERT_TRUE(started.ok());
+  Headers browser = sessionCookie(started->cookie);
+  EXPECT_TRUE(sessions_->getLive(browser, users->get()).value().has_value());
+  ASSERT_TRUE((*users)->remove("ana@example.com").ok());
+  EXPECT_FALSE(sessions_->getLive(browser, users->get()).value().has_value());
+  EXPECT_TRUE(sessions_->getLive(browser, nullptr).value().has_value()) << "no users: get()";
 }
 
 TEST(LocalPath, Rules) {

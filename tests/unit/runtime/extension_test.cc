@@ -47,7 +47,7 @@ TEST_F(ExtensionTest, HelloAnswersAndCounts) {
 
 TEST_F(ExtensionTest, LoopForeverIsStoppedAtItsDeadline) {
   auto cfg = configFor("loop_forever", {"http"});
-  cfg.deadline_ms = 200;
+  cfg.limits.deadline_ms = 200;
   auto ext = load(cfg);
   ASSERT_TRUE(ext.ok()) << ext.status();
   auto start = std::chrono::steady_clock::now();
@@ -62,7 +62,7 @@ TEST_F(ExtensionTest, LoopForeverIsStoppedAtItsDeadline) {
 
 TEST_F(ExtensionTest, OtherRequestsRunWhileOneLoops) {
   auto loop_cfg = configFor("loop_forever", {"http"});
-  loop_cfg.deadline_ms = 1000;
+  loop_cfg.limits.deadline_ms = 1000;
   auto loop = load(loop_cfg);
   auto noop = load(configFor("noop", {"http"}));
   ASSERT_TRUE(loop.ok() && noop.ok());
@@ -74,7 +74,7 @@ TEST_F(ExtensionTest, OtherRequestsRunWhileOneLoops) {
 
 TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
   auto cfg = configFor("memory_hog", {"http"});
-  cfg.memory_bytes = 4ull << 20;
+  cfg.limits.memory_bytes = 4ull << 20;
   auto ext = load(cfg);
   ASSERT_TRUE(ext.ok()) << ext.status();
   Response first = (*ext)->handle(get("/memory_hog"));
@@ -83,7 +83,7 @@ TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
     Response r = (*ext)->handle(get("/memory_hog"));
     if (r.status == 200) {
       auto j = nlohmann::json::parse(r.body);
-      EXPECT_LE(j["pages"].get<uint64_t>() * 65536, cfg.memory_bytes);
+      EXPECT_LE(j["pages"].get<uint64_t>() * 65536, cfg.limits.memory_bytes);
     } else {
       EXPECT_EQ(r.status, 500);
     }
@@ -95,7 +95,7 @@ TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
 
 TEST_F(ExtensionTest, MemoryHogThatAbortsOnFailureIsA500) {
   auto cfg = configFor("memory_hog", {"http"});
-  cfg.memory_bytes = 4ull << 20;
+  cfg.limits.memory_bytes = 4ull << 20;
   auto ext = load(cfg);
   ASSERT_TRUE(ext.ok()) << ext.status();
   Response r = (*ext)->handle(get("/memory_hog", "mode=malloc"));
@@ -297,7 +297,7 @@ TEST_F(RouterTest, ReplacingTheFileSwapsAtomicallyAndOldRequestsFinishOnTheOldMo
   };
   install("hello");
   ExtensionRouter router(*engine_, services_, dir_);
-  server::ExtensionConfig cfg = configFor("swap", {"http", "log", "kv", "settings"});
+  ExtensionSpec cfg = configFor("swap", {"http", "log", "kv", "settings"});
   cfg.module = "swap.wasm";
   router.load({cfg});
   EXPECT_EQ(router.dispatch(get("/swap")).body, "Hello, world!\n");
@@ -324,7 +324,7 @@ TEST_F(RouterTest, WatcherReloadsChangedFiles) {
   std::ofstream(dir_ + "/w.manifest.toml")
       << "name = \"w\"\nabi = 1\ncapabilities = [\"http\"]\n";
   ExtensionRouter router(*engine_, services_, dir_);
-  server::ExtensionConfig cfg = configFor("w", {"http"});
+  ExtensionSpec cfg = configFor("w", {"http"});
   cfg.module = "w.wasm";
   router.load({cfg});
   EXPECT_EQ(router.dispatch(get("/w")).body, "");

@@ -63,23 +63,22 @@ std::string RuntimeFixture::wasmPath(const std::string& name) {
   return absl::StrCat(HABANERO_WASM_OUT, "/", name, ".wasm");
 }
 
-server::ExtensionConfig RuntimeFixture::configFor(const std::string& name,
-                                                  std::vector<std::string> grants) {
-  server::ExtensionConfig c;
+ExtensionSpec RuntimeFixture::configFor(const std::string& name, std::vector<std::string> grants) {
+  ExtensionSpec c;
   c.name = name;
   c.module = wasmPath(name);
   c.mount = "/" + name;
-  c.grants = std::move(grants);
-  c.memory_bytes = 16ull << 20;
-  c.deadline_ms = 300;
+  c.grants.capabilities = std::move(grants);
+  c.limits.memory_bytes = 16ull << 20;
+  c.limits.deadline_ms = 300;
   return c;
 }
 
-absl::StatusOr<ExtensionPtr> RuntimeFixture::load(const server::ExtensionConfig& config) {
+absl::StatusOr<ExtensionPtr> RuntimeFixture::load(const ExtensionSpec& config) {
   return load(config, config.module);
 }
 
-absl::StatusOr<ExtensionPtr> RuntimeFixture::load(const server::ExtensionConfig& config,
+absl::StatusOr<ExtensionPtr> RuntimeFixture::load(const ExtensionSpec& config,
                                                   const std::string& path) {
   return Extension::load(*engine_, config, path, services_);
 }

@@ -19,7 +19,7 @@
 #include "runtime/engine.h"
 #include "runtime/extension.h"
 #include "runtime/host_calls.h"
-#include "server/config.h"
+#include "runtime/extension_spec.h"
 
 namespace habanero::runtime {
 
@@ -31,10 +31,9 @@ class RuntimeFixture : public ::testing::Test {
   // The path of a module the build produced, e.g. wasmPath("noop").
   static std::string wasmPath(const std::string& name);
   // A configuration for module `name` mounted at "/<name>".
-  static server::ExtensionConfig configFor(const std::string& name,
-                                           std::vector<std::string> grants);
-  absl::StatusOr<ExtensionPtr> load(const server::ExtensionConfig& config);
-  absl::StatusOr<ExtensionPtr> load(const server::ExtensionConfig& config, const std::string& path);
+  static ExtensionSpec configFor(const std::string& name, std::vector<std::string> grants);
+  absl::StatusOr<ExtensionPtr> load(const ExtensionSpec& config);
+  absl::StatusOr<ExtensionPtr> load(const ExtensionSpec& config, const std::string& path);
 
   static Request get(const std::string& path, const std::string& query = "");
 

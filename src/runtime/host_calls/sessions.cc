@@ -1,0 +1,73 @@
+// Capabilities "sessions" and "login" (design 0001, docs/abi.md §6). The
+// policy — cookies, attempts bound to a browser, completing a login — is
+// auth::Sessions'; this file only moves bytes and shapes the response.
+#include "auth/sessions.h"
+#include "runtime/host_calls/glue.h"
+
+namespace habanero::runtime::host {
+
+Result sessionGet(Call& c, uint32_t out, uint32_t cap, uint32_t out_len) {
+  if (!c.outBufferValid(out, cap, out_len)) return HABANERO_INVALID_MEMORY;
+  auto session = c.services().sessions->getLive(c.request().headers, c.services().users);
+  if (!session.ok()) return c.unavailable(session.status());
+  if (!session->has_value()) return HABANERO_NOT_FOUND;
+  return c.writeOut(out, cap, out_len, auth::Sessions::toJson(**session));
+}
+
+Result sessionRequireLogin(Call& c, uint32_t return_to_ptr, uint32_t return_to_len,
+                           uint32_t login_hint_ptr, uint32_t login_hint_len) {
+  auto return_to = c.mem.view(return_to_ptr, return_to_len);
+  auto login_hint = c.mem.view(login_hint_ptr, login_hint_len);
+  if (!return_to || !login_hint) return HABANERO_INVALID_MEMORY;
+  auto begun = c.services().sessions->beginLogin(*return_to, *login_hint, c.request().headers,
+                                                 c.request().secure);
+  if (!begun.ok()) {
+    if (begun.status().code() == absl::StatusCode::kInvalidArgument) {
+      return HABANERO_INVALID_ARGUMENT;
+    }
+    return c.unavailable(begun.status());
+  }
+  hostRedirect(c.st, std::move(begun->login_url));
+  hostHeader(c.st, "Set-Cookie", std::move(begun->set_cookie));
+  return HABANERO_OK;
+}
+
+Result sessionEnd(Call& c) {
+  auth::Sessions& sessions = *c.services().sessions;
+  absl::Status ended = sessions.end(c.request().headers);
+  if (!ended.ok()) return c.unavailable(ended);
+  hostHeader(c.st, "Set-Cookie", sessions.clearSessionCookie(c.request().secure));
+  return HABANERO_OK;
+}
+
+Result loginAttemptGet(Call& c, uint32_t rt_ptr, uint32_t rt_len, uint32_t out, uint32_t cap,
+                       uint32_t out_len) {
+  auto rt = c.mem.view(rt_ptr, rt_len);
+  if (!rt || !c.outBufferValid(out, cap, out_len)) return HABANERO_INVALID_MEMORY;
+  auto attempt = c.services().sessions->findAttempt(*rt, c.request().headers);
+  if (!attempt.ok()) return c.unavailable(attempt.status());
+  if (!attempt->has_value()) return HABANERO_NOT_FOUND;
+  return c.writeOut(out, cap, out_len, auth::Sessions::toJson(**attempt));
+}
+
+Result loginComplete(Call& c, uint32_t rt_ptr, uint32_t rt_len, uint32_t subject_ptr,
+                     uint32_t subject_len, uint32_t amr_ptr, uint32_t amr_len) {
+  auto rt = c.mem.view(rt_ptr, rt_len);
+  auto subject = c.mem.view(subject_ptr, subject_len);
+  auto amr_json = c.mem.view(amr_ptr, amr_len);
+  if (!rt || !subject || !amr_json) return HABANERO_INVALID_MEMORY;
+  auto done = c.services().sessions->completeLogin(*rt, *subject, *amr_json, *c.services().users,
+                                                   c.request().headers, c.request().secure);
+  if (!done.ok()) {
+    switch (done.status().code()) {
+      case absl::StatusCode::kInvalidArgument: return HABANERO_INVALID_ARGUMENT;
+      case absl::StatusCode::kNotFound: return HABANERO_NOT_FOUND;
+      default: return c.unavailable(done.status());
+    }
+  }
+  hostRedirect(c.st, std::move(done->return_to));
+  hostHeader(c.st, "Set-Cookie", std::move(done->set_cookie));
+  return HABANERO_OK;
+}
+
+}  // namespace habanero::runtime::host
