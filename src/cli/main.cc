@@ -1,6 +1,9 @@
 // habanero — the command line. The only code the tests do not link.
 //
 //   habanero serve [--config FILE] [--listen ADDR:PORT] [--data-dir DIR] [--issuer URL]
+//                  [--role all|gateway|worker] [--workers "HOST:PORT ..."]
+//                  [--grpc-listen ADDR:PORT]
+//                  (the cluster roles, docs/cluster.md; default all: one process)
 //   habanero reload [--config FILE] [--data-dir DIR]   (SIGHUP to the running server)
 //   habanero check  [--config FILE]                    (validate config and extensions)
 //
@@ -55,6 +58,9 @@ struct CommonFlags {
   std::string listen;
   std::string data_dir;
   std::string issuer;
+  std::string role;         // [cluster] role
+  std::string workers;      // [cluster] workers
+  std::string grpc_listen;  // [cluster] listen
 };
 
 // Defaults, file, environment, then flags; validated. Prints the error and
@@ -68,6 +74,9 @@ std::optional<Config> loadConfig(const CommonFlags& f) {
   if (!f.listen.empty()) cfg->server.listen = f.listen;
   if (!f.data_dir.empty()) cfg->server.data_dir = f.data_dir;
   if (!f.issuer.empty()) cfg->server.issuer = f.issuer;
+  if (!f.role.empty()) cfg->cluster.role = f.role;
+  if (!f.workers.empty()) cfg->cluster.workers = f.workers;
+  if (!f.grpc_listen.empty()) cfg->cluster.listen = f.grpc_listen;
   absl::Status valid = habanero::server::validateConfig(*cfg);
   if (!valid.ok()) {
     std::cerr << "habanero: " << valid.message() << "\n";
@@ -101,18 +110,34 @@ int serve(const CommonFlags& flags) {
     return 1;
   }
   std::string issuer = (*app)->issuer();
-  std::cout << "Habanero is running.\n"
-            << "  issuer:  " << issuer << "\n"
-            << "  data:    " << cfg->server.data_dir << "\n"
-            << "Try:\n"
-            << "  curl " << issuer << "/healthz\n";
-  for (const auto& e : (*app)->router().snapshot()->entries) {
-    if (e.extension) {
-      std::cout << "  curl '" << issuer << (e.spec.mount == "/" ? "" : e.spec.mount)
-                << "/'    (extension " << e.spec.name << ")\n";
+  if (cfg->cluster.role == "worker") {
+    std::cout << "Habanero worker is running.\n"
+              << "  gRPC:    port " << (*app)->port() << " (cluster.listen " << cfg->cluster.listen
+              << ")\n"
+              << "  issuer:  " << issuer << "\n"
+              << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
+  } else if (cfg->cluster.role == "gateway") {
+    std::cout << "Habanero gateway is running.\n"
+              << "  issuer:  " << issuer << " (port " << (*app)->port() << ")\n"
+              << "  workers: " << cfg->cluster.workers << "\n"
+              << "Try:\n"
+              << "  curl " << issuer << "/readyz\n"
+              << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
+  } else {
+    std::cout << "Habanero is running.\n"
+              << "  issuer:  " << issuer << "\n"
+              << "  data:    " << cfg->server.data_dir << "\n"
+              << "Try:\n"
+              << "  curl " << issuer << "/healthz\n";
+    for (const auto& e : (*app)->router().snapshot()->entries) {
+      if (e.extension) {
+        std::cout << "  curl '" << issuer << (e.spec.mount == "/" ? "" : e.spec.mount)
+                  << "/'    (extension " << e.spec.name << ")\n";
+      }
     }
+    std::cout << "Stop with Ctrl-C; reload extensions with `habanero reload` or SIGHUP."
+              << std::endl;
   }
-  std::cout << "Stop with Ctrl-C; reload extensions with `habanero reload` or SIGHUP." << std::endl;
 
   for (;;) {
     int sig = 0;
@@ -151,6 +176,7 @@ int reload(const CommonFlags& flags) {
 int check(const CommonFlags& flags) {
   std::optional<Config> cfg = loadConfig(flags);
   if (!cfg) return 2;
+  cfg->cluster.role = "all";  // load the extensions here, whatever the role (no ports)
   auto app = habanero::server::App::create(*cfg);
   if (!app.ok()) {
     std::cerr << "habanero: " << app.status().message() << "\n";
@@ -504,6 +530,11 @@ int main(int argc, char** argv) {
   add_common(serve_cmd);
   serve_cmd->add_option("--listen", flags.listen, "ADDR:PORT to listen on");
   serve_cmd->add_option("--issuer", flags.issuer, "the issuer (base) URL");
+  serve_cmd->add_option("--role", flags.role, "all (default), gateway or worker ([cluster] role)")
+      ->check(CLI::IsMember({"all", "gateway", "worker"}));
+  serve_cmd->add_option("--workers", flags.workers,
+                        "gateway: \"HOST:PORT HOST:PORT\" of the workers");
+  serve_cmd->add_option("--grpc-listen", flags.grpc_listen, "worker: ADDR:PORT of its gRPC port");
   CLI::App* reload_cmd = cli.add_subcommand("reload", "reload the running server's extensions");
   add_common(reload_cmd);
   CLI::App* check_cmd = cli.add_subcommand("check", "validate configuration and extensions");

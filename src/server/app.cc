@@ -8,9 +8,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "absl/strings/str_split.h"
+
 #include "auth/clients.h"
 #include "auth/sessions.h"
 #include "auth/users.h"
+#include "cluster/admin_relay.h"
+#include "cluster/gateway_dispatcher.h"
+#include "cluster/metrics.h"
+#include "cluster/probes.h"
+#include "cluster/worker_pool.h"
+#include "cluster/worker_service.h"
 #include "habanero/strings.h"
 #include "crypto/kek.h"
 #include "crypto/key_store.h"
@@ -26,6 +34,7 @@
 #include "server/extension_spec.h"
 #include "server/native_pages.h"
 #include "server/web_assets.h"
+#include "store/postgres/change_watcher.h"
 #include "store/postgres/postgres_storage.h"
 #include "store/sqlite/sqlite_storage.h"
 
@@ -55,11 +64,26 @@ struct App::Parts {
   std::unique_ptr<AdminApi> admin;     // /admin/ in front of the pages
   std::unique_ptr<http::HttpServer> http;
   std::string pid_file;
+  // PostgreSQL: reloads clients and keys when any process changes them.
+  // Declared after them: destroyed (its thread stopped) first.
+  std::unique_ptr<store::ChangeWatcher> watcher;
+  // The cluster roles (src/cluster). gateway: the workers and the dispatcher
+  // that forwards to them (in place of engine and router), and the relay that
+  // has workers reload after an admin API change. worker: the gRPC server (in
+  // place of http). Every HTTP role: /readyz (and /metrics) in front of admin.
+  std::unique_ptr<cluster::WorkerPool> workers;
+  std::unique_ptr<cluster::GatewayDispatcher> gateway;
+  std::unique_ptr<cluster::AdminRelay> admin_relay;
+  std::unique_ptr<cluster::WorkerServer> worker_server;
+  std::unique_ptr<cluster::Probes> probes;
+  std::unique_ptr<cluster::Metrics> metrics;               // /metrics
+  std::unique_ptr<cluster::MeteredDispatcher> metered;     // the HTTP front's dispatcher
 
   ~Parts() {
     // The HTTP front goes first (no new requests), then the router (its
     // extensions hold modules of the engine), then the engine.
     http.reset();
+    if (worker_server) worker_server->stop();  // its threads run the router
     if (outbox) outbox->stop();  // no delivery may outlive the router
     admin.reset();
     pages.reset();
@@ -186,6 +210,51 @@ events::OutboxOptions outboxOptions(const Config& c) {
   return o;
 }
 
+// What keeps a process from serving, for /readyz: the store must answer a
+// read; a router's extensions must all be loaded; a gateway needs
+// cluster.min_workers healthy workers whose extensions are loaded.
+std::vector<std::string> readinessProblems(Storage& storage, const runtime::ExtensionRouter* router,
+                                           const cluster::WorkerPool* workers,
+                                           uint32_t min_workers) {
+  std::vector<std::string> problems;
+  absl::StatusOr<std::optional<std::string>> ping = storage.get("habanero.readyz", "ping");
+  if (!ping.ok()) problems.push_back(strCat("store: ", sv(ping.status().message())));
+  if (router) {
+    for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
+      if (!e.extension) problems.push_back(strCat("extension ", e.spec.name, ": ", e.error));
+    }
+  }
+  if (workers) {
+    size_t healthy = workers->healthyCount();
+    if (healthy < min_workers) {
+      problems.push_back(strCat("workers: ", healthy, " of ", workers->snapshot().size(),
+                                " healthy (cluster.min_workers = ", min_workers, ")"));
+    }
+    for (const cluster::ExtensionInfo& e : workers->extensions()) {
+      if (!e.loaded) problems.push_back(strCat("extension ", e.name, ": ", e.error));
+    }
+  }
+  return problems;
+}
+
+cluster::TlsFiles clusterTls(const Config& c) {
+  return {c.cluster.tls_cert, c.cluster.tls_key, c.cluster.tls_ca};
+}
+
+// Keys, then clients, then extensions: what SIGHUP, `habanero reload` and a
+// gateway's Control.Reload do.
+runtime::ReloadReport reloadRecords(crypto::KeyStore& keys, auth::Clients& clients,
+                                    runtime::ExtensionRouter* router) {
+  // Keys first: a rotation done by `habanero keys rotate` takes effect here.
+  absl::Status k = keys.reload();
+  if (!k.ok()) spdlog::error("reload: signing keys: {}", sv(k.message()));
+  // Clients next: `habanero client add/remove` takes effect here. (Users and
+  // sessions are not cached: nothing to reload.)
+  absl::Status cl = clients.reload();
+  if (!cl.ok()) spdlog::error("reload: clients: {}", sv(cl.message()));
+  return router ? router->reload() : runtime::ReloadReport{};
+}
+
 }  // namespace
 
 std::string pidFilePath(const Config& config) {
@@ -280,6 +349,26 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   ASSIGN_OR_RETURN(parts->users, auth::Users::create(*parts->storage, clock));
   ASSIGN_OR_RETURN(parts->clients, auth::Clients::open(*parts->storage, clock));
   RETURN_IF_ERROR(applyStaticClients(c, *parts->clients));
+  if (auto* pg = dynamic_cast<store::PostgresStorage*>(parts->storage.get())) {
+    // Several processes share this store: a client or key changed by any of
+    // them (CLI, admin API) reaches this one within ChangeWatcher's poll.
+    parts->clients->setConfirmWithStorage(true);
+    auth::Clients* clients = parts->clients.get();
+    crypto::KeyStore* keys = parts->keys.get();
+    ASSIGN_OR_RETURN(
+        parts->watcher,
+        store::ChangeWatcher::start(
+            pg->options(),
+            {std::string(auth::Clients::kNamespace), std::string(crypto::KeyStore::kNamespace)},
+            [clients, keys](const std::string& ns) {
+              absl::Status s =
+                  ns == crypto::KeyStore::kNamespace ? keys->reload() : clients->reload();
+              if (!s.ok()) spdlog::error("store: reloading {}: {}", ns, sv(s.message()));
+            }));
+    // A change between the loads above and the watcher's first look.
+    RETURN_IF_ERROR(parts->keys->reload());
+    RETURN_IF_ERROR(parts->clients->reload());
+  }
   parts->sessions = std::make_unique<auth::Sessions>(*parts->storage, clock);
   parts->services.storage = parts->storage.get();
   parts->services.signer = parts->keys.get();
@@ -322,6 +411,7 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   ASSIGN_OR_RETURN(std::optional<std::string> shell, readPageTemplate(c));
   parts->page_template = shell ? std::move(*shell) : std::string(web::kPageHtml);
   if (shell) spdlog::info("pages use the shell {}", c.web.page_template);
+  if (c.cluster.role == "gateway") return createGateway(std::move(parts));
 
   runtime::EngineOptions eo;
   eo.epoch_tick_ms = c.runtime.epoch_tick_ms;
@@ -360,11 +450,116 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   parts->admin = std::make_unique<AdminApi>(c.admin, *parts->pages, *parts->users,
                                             *parts->clients, *parts->keys);
   if (c.admin.enabled) spdlog::info("admin API enabled at /admin/");
+  Parts* p = parts.get();
+  parts->metrics = std::make_unique<cluster::Metrics>();
+  parts->probes = std::make_unique<cluster::Probes>(
+      *parts->admin,
+      [p] { return readinessProblems(*p->storage, p->router.get(), nullptr, 0); },
+      [p] { return p->metrics->render(); });
+  parts->metered = std::make_unique<cluster::MeteredDispatcher>(
+      *parts->probes, *parts->metrics, [router](std::string_view path) {
+        std::vector<std::pair<std::string, std::string>> mounts;
+        for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
+          mounts.emplace_back(e.spec.name, e.spec.mount);
+        }
+        return cluster::extensionForPath(path, mounts);
+      });
+  if (c.cluster.role == "worker") {
+    cluster::WorkerServer::Options wo;
+    wo.listen = c.cluster.listen;
+    wo.threads = c.cluster.threads;
+    wo.shutdown_grace_ms = c.server.shutdown_grace_ms;
+    wo.tls = clusterTls(c);
+    cluster::WorkerServer::Hooks hooks;
+    hooks.reload = [p] {
+      runtime::ReloadReport r = reloadRecords(*p->keys, *p->clients, p->router.get());
+      spdlog::info("reload (from a gateway): {} reloaded, {} unchanged, {} failed", r.loaded,
+                   r.reused, r.failed);
+      return cluster::ReloadResult{r.loaded, r.reused, r.failed, r.errors};
+    };
+    hooks.describe = [p] {
+      std::vector<cluster::ExtensionInfo> infos;
+      for (const runtime::LoadedExtension& e : p->router->snapshot()->entries) {
+        cluster::ExtensionInfo info{e.spec.name, e.spec.mount, "", "", e.extension != nullptr,
+                                    e.error};
+        if (e.extension) {
+          info.kind = e.extension->manifest().kind;
+          info.display_name = e.extension->manifest().display_name;
+        }
+        infos.push_back(std::move(info));
+      }
+      return infos;
+    };
+    parts->worker_server =
+        std::make_unique<cluster::WorkerServer>(std::move(wo), *parts->router, std::move(hooks));
+  }
   return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::createGateway(std::unique_ptr<Parts> parts) {
+  const Config& c = parts->config;
+  cluster::WorkerPool::Options po;
+  for (absl::string_view t : absl::StrSplit(c.cluster.workers, absl::ByAnyChar(" ,\t"),
+                                           absl::SkipEmpty())) {
+    po.targets.emplace_back(t.data(), t.size());
+  }
+  po.tls = clusterTls(c);
+  po.health_interval_ms = c.cluster.health_interval_ms;
+  ASSIGN_OR_RETURN(parts->workers, cluster::WorkerPool::create(std::move(po)));
+  cluster::GatewayDispatcher::Options go;
+  go.request_timeout_ms = c.cluster.request_timeout_ms;
+  parts->gateway = std::make_unique<cluster::GatewayDispatcher>(*parts->workers, go);
+  cluster::WorkerPool* workers = parts->workers.get();
+  // The login page offers the authenticators the workers report.
+  parts->pages = std::make_unique<NativePages>(*parts->gateway, *parts->sessions, [workers] {
+    std::vector<LoginMethod> methods;
+    for (const cluster::ExtensionInfo& e : workers->extensions()) {
+      if (!e.loaded || e.kind != "authenticator") continue;
+      methods.push_back({e.mount, e.display_name.empty() ? e.name : e.display_name});
+    }
+    std::sort(methods.begin(), methods.end(), [](const LoginMethod& a, const LoginMethod& b) {
+      return a.display_name < b.display_name;
+    });
+    return methods;
+  }, parts->page_template);
+  parts->admin = std::make_unique<AdminApi>(c.admin, *parts->pages, *parts->users,
+                                            *parts->clients, *parts->keys);
+  parts->admin_relay = std::make_unique<cluster::AdminRelay>(*parts->admin, *parts->workers);
+  Parts* p = parts.get();
+  parts->metrics = std::make_unique<cluster::Metrics>();
+  parts->metrics->watchGateway(*parts->workers, *parts->gateway);
+  parts->probes = std::make_unique<cluster::Probes>(
+      *parts->admin_relay,
+      [p] {
+        return readinessProblems(*p->storage, nullptr, p->workers.get(),
+                                 p->config.cluster.min_workers);
+      },
+      [p] { return p->metrics->render(); });
+  parts->metered = std::make_unique<cluster::MeteredDispatcher>(
+      *parts->probes, *parts->metrics, [workers](std::string_view path) {
+        std::vector<std::pair<std::string, std::string>> mounts;
+        for (const cluster::ExtensionInfo& e : workers->extensions()) {
+          mounts.emplace_back(e.name, e.mount);
+        }
+        return cluster::extensionForPath(path, mounts);
+      });
+  spdlog::info("gateway: forwarding extension requests to {}", c.cluster.workers);
+  return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+absl::Status App::startWorker() {
+  const Config& c = parts_->config;
+  parts_->router->startWatching(c.runtime.watch_interval_ms);
+  parts_->outbox->start();
+  RETURN_IF_ERROR(parts_->worker_server->start());
+  parts_->pid_file = pidFilePath(c);
+  std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
+  return absl::OkStatus();
 }
 
 absl::Status App::start() {
   const Config& c = parts_->config;
+  if (c.cluster.role == "worker") return startWorker();
   ASSIGN_OR_RETURN(http::ListenAddress listen, http::parseListenAddress(c.server.listen));
   http::HttpServer::Options o;
   o.address = listen.host;
@@ -377,16 +572,19 @@ absl::Status App::start() {
   o.shutdown_grace_ms = c.server.shutdown_grace_ms;
   o.tls_cert_file = c.server.tls_cert;
   o.tls_key_file = c.server.tls_key;
-  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->admin);
+  parts_->http = std::make_unique<http::HttpServer>(o, *parts_->metered);
   RETURN_IF_ERROR(parts_->http->start());
-  if (issuerBeforeStart(c).empty()) {
+  if (parts_->workers) parts_->workers->start();  // gateway: knows its workers before ready
+  if (parts_->router && issuerBeforeStart(c).empty()) {
     // Port 0: only now is the issuer known; hand it to the extensions.
     parts_->router->load(
         toExtensionSpecs(withIssuer(c.extensions, issuer(), parts_->page_template)));
   }
-  parts_->router->startWatching(c.runtime.watch_interval_ms);
-  // After the issuer is known: event handlers build links from it.
-  parts_->outbox->start();
+  if (parts_->router) {  // not on a gateway: its workers run extensions and deliver events
+    parts_->router->startWatching(c.runtime.watch_interval_ms);
+    // After the issuer is known: event handlers build links from it.
+    parts_->outbox->start();
+  }
 
   parts_->pid_file = pidFilePath(c);
   std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
@@ -395,24 +593,23 @@ absl::Status App::start() {
 }
 
 void App::reload() {
-  // Keys first: a rotation done by `habanero keys rotate` takes effect here.
-  absl::Status keys = parts_->keys->reload();
-  if (!keys.ok()) spdlog::error("reload: signing keys: {}", sv(keys.message()));
-  // Clients next: `habanero client add/remove` takes effect here. (Users and
-  // sessions are not cached: nothing to reload.)
-  absl::Status clients = parts_->clients->reload();
-  if (!clients.ok()) spdlog::error("reload: clients: {}", sv(clients.message()));
-  runtime::ReloadReport r = parts_->router->reload();
+  runtime::ReloadReport r = reloadRecords(*parts_->keys, *parts_->clients, parts_->router.get());
+  // A gateway's workers cache keys and clients too: the CLI's change reaches them.
+  if (parts_->workers) spdlog::info("reload: {} worker(s) reloaded", parts_->workers->reloadAll());
   spdlog::info("reload: {} reloaded, {} unchanged, {} failed; {} client(s) registered", r.loaded,
                r.reused, r.failed, parts_->clients->size());
 }
 
 void App::stop() {
   if (parts_->http) parts_->http->stop();
+  if (parts_->worker_server) parts_->worker_server->stop();
   if (parts_->outbox) parts_->outbox->stop();
 }
 
-uint16_t App::port() const { return parts_->http ? parts_->http->port() : 0; }
+uint16_t App::port() const {
+  if (parts_->worker_server) return parts_->worker_server->port();
+  return parts_->http ? parts_->http->port() : 0;
+}
 
 std::string App::issuer() const {
   if (!parts_->config.server.issuer.empty()) return parts_->config.server.issuer;

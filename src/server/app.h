@@ -50,19 +50,22 @@ class App {
   static absl::StatusOr<std::unique_ptr<App>> create(const Config& config);
   ~App();
 
-  // Binds and serves; returns once ready.
+  // Binds and serves; returns once ready. [cluster] role "worker": the gRPC
+  // port (cluster.listen) instead of HTTP; port() is then that port.
   absl::Status start();
   // Re-reads signing keys, client registrations and extension files
   // (configuration stays as it was). What the CLI changes takes effect here.
   void reload();
   // Graceful stop; returns when every in-flight request has finished or the
-  // grace period is over.
+  // grace period is over. A worker first turns NOT_SERVING so gateways stop
+  // sending to it.
   void stop();
 
   uint16_t port() const;
   // The issuer URL: the configured one, else http(s)://localhost:<port>. Every
   // extension gets it as the setting "issuer" unless its configuration sets one.
   std::string issuer() const;
+  // Not on a gateway (it has neither).
   runtime::ExtensionRouter& router();
   runtime::Engine& engine();
   auth::Users& users();
@@ -74,6 +77,10 @@ class App {
  private:
   struct Parts;
   explicit App(std::unique_ptr<Parts> parts);
+  // The cluster roles (docs/cluster.md): a gateway has no engine or router and
+  // forwards extension requests to workers; a worker serves gRPC, not HTTP.
+  static absl::StatusOr<std::unique_ptr<App>> createGateway(std::unique_ptr<Parts> parts);
+  absl::Status startWorker();
   std::unique_ptr<Parts> parts_;
 };
 
