@@ -119,7 +119,7 @@ inline std::optional<std::vector<std::string>> jsonStrings(const Json& j, std::s
 
 // jsonStrings(), or an empty list when the member is absent or not an array.
 inline std::vector<std::string> jsonStringList(const Json& j, std::string_view key) {
-  return jsonStringList(j, key);
+  return jsonStrings(j, key).value_or(std::vector<std::string>{});
 }
 
 // A JSON array of strings.
