@@ -7,7 +7,12 @@ the edge program that tests/edge/CMakeLists.txt built (HABANERO_EDGE_WASM). A na
 are the server's. The openid-client suite of tests/interop/node runs against the edge as it
 runs against the server.
 
-Environment: HABANERO_BIN, HABANERO_WASM_OUT, HABANERO_EDGE_WASM, VICEROY, HABANERO_INTEROP_CACHE.
+The ABI conformance suite (tests/conformance) runs against the edge through its HTTP driver:
+the edge program embeds every setup of cases.json (prepare.py), the fixtures are seeded here,
+and differences are declared in tests/conformance/differences/edge.json (docs/edge.md).
+
+Environment: HABANERO_BIN, HABANERO_WASM_OUT, HABANERO_EDGE_WASM (the built program; its
+modules in ../wasm), VICEROY, HABANERO_INTEROP_CACHE, HABANERO_CONFORMANCE_BIN.
 """
 import base64
 import json
@@ -29,6 +34,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import habanero_interop as hi  # noqa: E402
 
 EDGE_WASM = os.environ.get("HABANERO_EDGE_WASM", "")
+# The modules the edge program embeds (tests/edge/prepare.py wrote them next to bin/).
+EDGE_MODULES = os.path.join(os.path.dirname(os.path.dirname(EDGE_WASM)), "wasm")
+CONFORMANCE_BIN = os.environ.get("HABANERO_CONFORMANCE_BIN", "")
+CASES = os.path.join(HERE, "..", "conformance", "cases.json")
 VICEROY = os.environ.get("VICEROY", "")
 CACHE = os.environ.get("HABANERO_INTEROP_CACHE", "")
 
@@ -116,12 +125,23 @@ class Edge:
         text += "issuer = %s\n" % hi.toml_value(self.issuer)
         text += "data_dir = %s\n" % hi.toml_value(self.data)
         text += "shutdown_grace_ms = 2000\n"
-        text += "[runtime]\nextension_dir = %s\nwatch_interval_ms = 0\n" % hi.toml_value(hi.WASM)
-        for name, mount, settings in (("oauth2", "/", {}), ("password", "/login/password", {}),
-                                      ("hello", "/hello", {"greeting": "Hola"})):
+        text += "[runtime]\nextension_dir = %s\nwatch_interval_ms = 0\n" % hi.toml_value(
+            EDGE_MODULES)
+        extensions = [("oauth2", "/", hi.manifest_capabilities("oauth2"), {}),
+                      ("password", "/login/password", hi.manifest_capabilities("password"), {}),
+                      ("hello", "/hello", hi.manifest_capabilities("hello"), {"greeting": "Hola"})]
+        # The conformance setups' settings reach the edge through `edge export` (the native
+        # server loads them too; it is not what the suite drives).
+        if os.path.exists(CASES):
+            with open(CASES) as f:
+                for name, setup in sorted(json.load(f)["setups"].items()):
+                    if setup.get("settings"):
+                        extensions.append((name, "/" + name, setup.get("grants", []),
+                                           setup["settings"]))
+        for name, mount, grants, settings in extensions:
             text += "[[extensions]]\n"
             text += 'name = "%s"\nmodule = "%s.wasm"\nmount = "%s"\n' % (name, name, mount)
-            text += "grants = %s\n" % hi.toml_value(hi.manifest_capabilities(name))
+            text += "grants = %s\n" % hi.toml_value(grants)
             if settings:
                 text += "[extensions.settings]\n"
                 for k, v in settings.items():
@@ -142,6 +162,38 @@ class Edge:
         self.cli("client", "add", "--id", "rp-public", "--public", "--redirect-uri",
                  hi.LOOPBACK_REDIRECT_URI, "--grant-types", "authorization_code,refresh_token",
                  "--scopes", "openid profile email offline_access", "--name", "Edge app")
+        self._seed_conformance_fixtures()
+
+    def _seed_conformance_fixtures(self):
+        """The users and clients of cases.json's fixtures (README.md, step 2)."""
+        if not os.path.exists(CASES):
+            return
+        with open(CASES) as f:
+            fixtures = json.load(f)["fixtures"]
+        for u in fixtures.get("users", []):
+            args = ["user", "add", "--email", u["email"]]
+            if u.get("name"):
+                args += ["--name", u["name"]]
+            if u.get("phone_number"):
+                args += ["--phone", u["phone_number"]]
+            if u.get("email_verified"):
+                args.append("--email-verified")
+            if u.get("password"):
+                args.append("--password-stdin")
+            self.cli(*args, input=(u.get("password", "") + "\n") if u.get("password") else None)
+        for c in fixtures.get("clients", []):
+            args = ["client", "add", "--id", c["client_id"], "--name", c.get("name", c["client_id"])]
+            if c.get("public"):
+                args.append("--public")
+            elif c.get("secret"):
+                args += ["--secret", c["secret"]]
+            for uri in c.get("redirect_uris", []):
+                args += ["--redirect-uri", uri]
+            if c.get("grant_types"):
+                args += ["--grant-types", ",".join(c["grant_types"])]
+            if c.get("scopes"):
+                args += ["--scopes", " ".join(c["scopes"])]
+            self.cli(*args)
 
     def cli(self, *args, input=None):
         out = subprocess.run([hi.BIN, *args, "--config", self.config], input=input,
@@ -248,6 +300,22 @@ class EdgeTest(unittest.TestCase):
         self.assertEqual(r.status_code, 503)
         self.assertEqual(r.text, "extension exceeded its deadline\n")
         self.assertEqual(self.get("/hello/?name=again").status_code, 200)
+
+    def test_abi_conformance_suite(self):
+        """tests/conformance through its HTTP driver against the edge; the cases the edge
+        answers differently are declared, with reasons, in differences/edge.json."""
+        if not os.path.exists(CASES):
+            self.skipTest("no tests/conformance/cases.json")
+        self.assertTrue(CONFORMANCE_BIN and os.path.exists(CONFORMANCE_BIN),
+                        "HABANERO_CONFORMANCE_BIN must name abi_conformance_test")
+        env = dict(os.environ, HABANERO_CONFORMANCE_URL=self.e.issuer,
+                   HABANERO_CONFORMANCE_HOST="edge")
+        out = subprocess.run([CONFORMANCE_BIN, "--gtest_brief=1"], env=env, capture_output=True,
+                             text=True, timeout=600)
+        summary = re.findall(r"^\[  (?:PASSED|FAILED|SKIPPED) .*$", out.stdout, re.M)
+        print("\n".join(summary), file=sys.stderr)
+        self.assertEqual(out.returncode, 0, out.stdout[-8000:] + out.stderr[-2000:] +
+                         "\n---- viceroy ----\n" + self.e.edge.log(60))
 
     def test_openid_client_suite(self):
         """tests/interop/node/openid_client.test.mjs against the edge: code + PKCE with the
