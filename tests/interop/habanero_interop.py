@@ -67,6 +67,27 @@ def toml_value(v):
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def store_environment(tmp):
+    """The environment of a server and its CLI. With HABANERO_INTEROP_POSTGRES (the
+    state directory of tests/integration/postgres_server.py), the store is a fresh
+    PostgreSQL database with its own key-encryption key (issue 13)."""
+    env = dict(os.environ)
+    state_dir = os.environ.get("HABANERO_INTEROP_POSTGRES")
+    if not state_dir:
+        return env
+    out = subprocess.run(
+        ["python3", os.path.join(os.path.dirname(__file__), "..", "integration",
+                                 "postgres_server.py"), "createdb", state_dir],
+        capture_output=True, text=True, check=True)
+    kek_file = os.path.join(tmp, "kek")
+    with open(kek_file, "w") as f:
+        f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    os.chmod(kek_file, 0o600)
+    env["HABANERO_STORE_URL"] = out.stdout.strip()
+    env["HABANERO_KEYS_KEK_FILE"] = kek_file
+    return env
+
+
 class Habanero:
     """A running `habanero serve` with the oauth2 and password extensions."""
 
@@ -80,6 +101,7 @@ class Habanero:
         self.password_settings = dict(password_settings or {})
         self.proc = None
         self.lines = []
+        self.env = store_environment(self.tmp)
         last_error = None
         for _ in range(3):  # a free port can be taken between free_port() and bind
             self.port = free_port()
@@ -121,7 +143,7 @@ class Habanero:
         self.lines = []
         self.proc = subprocess.Popen([BIN, "serve", "--config", self.config],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     errors="replace")
+                                     errors="replace", env=self.env)
         started = threading.Event()
 
         def pump():
@@ -153,7 +175,7 @@ class Habanero:
     def cli(self, *args, input=None, check=True):
         """Runs `habanero <args> --config <this server's config>`."""
         out = subprocess.run([BIN, *args, "--config", self.config], input=input,
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120, env=self.env)
         if check and out.returncode != 0:
             raise AssertionError("habanero %s failed (%d):\n%s%s" % (
                 " ".join(args), out.returncode, out.stdout, out.stderr))
