@@ -28,6 +28,14 @@ size_t onHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// No response at all: status 0, the reason as the body (no headers).
+Response failed(std::string why) {
+  Response r;
+  r.status = 0;
+  r.body = std::move(why);
+  return r;
+}
+
 size_t onBody(char* data, size_t size, size_t n, void* user) {
   static_cast<Received*>(user)->response.body.append(data, size * n);
   return size * n;
@@ -73,7 +81,7 @@ Response HttpHost::dispatch(const Request& request) {
   Received rx;
   rx.response.status = 0;
   CURL* curl = curl_easy_init();
-  if (curl == nullptr) return Response::text(0, "curl_easy_init failed");
+  if (curl == nullptr) return failed("curl_easy_init failed");
   std::string url = base_url_ + request.path;
   if (!request.query.empty()) url += "?" + request.query;
   curl_slist* headers = nullptr;
@@ -101,9 +109,7 @@ Response HttpHost::dispatch(const Request& request) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) {
-    return Response::text(0, strCat("request to ", url, " failed: ", curl_easy_strerror(rc)));
-  }
+  if (rc != CURLE_OK) return failed(strCat("request to ", url, " failed: ", curl_easy_strerror(rc)));
   rx.response.status = static_cast<int>(status);
   return std::move(rx.response);
 }
