@@ -190,42 +190,24 @@ int edgeExport(const EdgeExportFlags& f) {
     ++session_count;
   }
 
-  // Keys: open the key store (making the first key if the server never ran), then
-  // copy the usable keys with their deadline.
-  auto key_options_or = habanero::server::keyStoreOptions(*cfg);
-  if (!key_options_or.ok()) {
-    std::cerr << "habanero: " << key_options_or.status().message() << "\n";
+  // Keys: open the key store (with the KEK that unseals it; making the first key if the
+  // server never ran), then copy the usable keys, active first, with their deadline.
+  auto key_options = habanero::server::keyStoreOptions(*cfg);
+  if (!key_options.ok()) {
+    std::cerr << "habanero: " << key_options.status().message() << "\n";
     return 1;
   }
-  habanero::crypto::KeyStoreOptions key_options = *key_options_or;
-  auto key_store = habanero::crypto::KeyStore::open(store, clock, key_options);
+  auto key_store = habanero::crypto::KeyStore::open(store, clock, *key_options);
   if (!key_store.ok()) {
     std::cerr << "habanero: " << key_store.status().message() << "\n";
     return 1;
   }
-  auto raw = store.get(habanero::crypto::KeyStore::kNamespace,
-                       habanero::crypto::KeyStore::kRecordKey);
-  Json keyset = raw.ok() && raw->has_value() ? Json::parse(**raw, nullptr, false) : Json();
-  if (!keyset.is_object() || !keyset["keys"].is_array()) {
-    std::cerr << "habanero: the key store record is unreadable\n";
-    return 1;
-  }
   Json keys = Json::array();
-  // The stored private keys are sealed under the KEK: take them from the key store.
-  std::map<std::string, std::string> pems;
-  for (const auto& [info, pem] : (*key_store)->privateKeys()) pems[info.kid] = pem;
-  for (const Json& k : keyset["keys"]) {
-    int64_t retired = k.contains("retired_ms") && k["retired_ms"].is_number_integer()
-                          ? k["retired_ms"].get<int64_t>()
-                          : 0;
-    int64_t expires = retired == 0 ? 0 : retired + key_options.retention_ms;
-    if (expires != 0 && expires <= clock.nowMs()) continue;
-    Json entry = {{"kid", k.value("kid", "")},
-                  {"alg", k.value("alg", "")},
-                  {"private_key_pem", pems[k.value("kid", "")]},
-                  {"expires_ms", expires}};
-    if (retired == 0) keys.insert(keys.begin(), entry);  // the active key first
-    else keys.push_back(entry);
+  for (const auto& [info, pem] : (*key_store)->privateKeys()) {
+    keys.push_back({{"kid", info.kid},
+                    {"alg", info.alg},
+                    {"private_key_pem", pem},
+                    {"expires_ms", info.expires_ms}});
   }
   Json jwks = Json::parse((*key_store)->jwks(), nullptr, false);
   Json secrets = {{"keyset", Json{{"keys", keys}, {"jwks", jwks}}.dump()}};
