@@ -301,6 +301,44 @@ class EdgeTest(unittest.TestCase):
         self.assertEqual(r.text, "extension exceeded its deadline\n")
         self.assertEqual(self.get("/hello/?name=again").status_code, 200)
 
+    def test_cpu_per_request(self):
+        """Times each endpoint at the edge (the host's Server-Timing: instantiation, the
+        extension and its host calls, in the Compute program under Viceroy's Wasmtime) and
+        prints the medians for docs/edge.md. Asserts only that every request succeeds."""
+        token = requests.post(self.e.issuer + "/token", auth=("rp", self.e.secret),
+                              data={"grant_type": "client_credentials"},
+                              timeout=30).json()["access_token"]
+        probe = json.dumps([{"call": "user_verify_password",
+                             "args": ["ana@example.com", "correct horse battery", 64]}])
+        endpoints = [
+            ("hello", "GET", "/hello/?name=x", {}, None),
+            ("discovery", "GET", "/.well-known/openid-configuration", {}, None),
+            ("jwks", "GET", "/jwks.json", {}, None),
+            ("token (client_credentials)", "POST", "/token", {"auth": ("rp", self.e.secret)},
+             {"grant_type": "client_credentials"}),
+            ("introspect", "POST", "/introspect", {"auth": ("rp", self.e.secret)},
+             {"token": token}),
+        ]
+        if os.path.exists(CASES):
+            endpoints.append(("user_verify_password (Argon2id)", "GET", "/core/",
+                              {"headers": {"x-probe": probe}}, None))
+        rows = []
+        for label, method, path, kw, data in endpoints:
+            times, fuel = [], []
+            for _ in range(7):
+                r = requests.request(method, self.e.issuer + path, data=data, timeout=30, **kw)
+                self.assertLess(r.status_code, 300, "%s: %s" % (label, r.text))
+                m = re.search(r'dur=([0-9.]+);desc="[^"]* fuel ([0-9]+)"',
+                              r.headers.get("server-timing", ""))
+                self.assertIsNotNone(m, r.headers)
+                times.append(float(m.group(1)))
+                fuel.append(int(m.group(2)))
+            times.sort()
+            rows.append("| %s | %.2f | %.2f | %d |" % (label, times[len(times) // 2], times[0],
+                                                       sorted(fuel)[len(fuel) // 2]))
+        print("\n| endpoint | median ms | min ms | Wasm instructions |\n|---|---|---|---|\n" +
+              "\n".join(rows), file=sys.stderr)
+
     def test_abi_conformance_suite(self):
         """tests/conformance through its HTTP driver against the edge; the cases the edge
         answers differently are declared, with reasons, in differences/edge.json."""
