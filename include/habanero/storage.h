@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,5 +72,24 @@ class Storage {
 };
 
 using StoragePtr = std::unique_ptr<Storage>;
+
+// An optional ability of a store shared by several processes (PostgreSQL):
+// work queues whose consumers never contend for the same record. Find it with
+// dynamic_cast<LeasingStorage*>(&storage); without it, callers lease records
+// by compareAndSet().
+class LeasingStorage {
+ public:
+  virtual ~LeasingStorage() = default;
+
+  // Looks at up to `limit` live records of `ns` in key order, skipping those
+  // another claim() holds right now (never waiting for them), and for each
+  // asks `lease`: a new value to write (the record is then claimed), or
+  // std::nullopt (left as it is). The writes commit together before claim()
+  // returns; the claimed records, with their new values, in key order.
+  // `lease` runs while the records are locked: keep it short, no I/O.
+  virtual absl::StatusOr<std::vector<KeyValue>> claim(
+      std::string_view ns, size_t limit,
+      const std::function<std::optional<std::string>(const KeyValue&)>& lease) = 0;
+};
 
 }  // namespace habanero

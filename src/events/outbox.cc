@@ -146,6 +146,9 @@ absl::StatusOr<size_t> Outbox::runOnce() {
     subscribers = subscribers_;
   }
   if (subscribers == nullptr) return 0;
+  if (auto* leasing = dynamic_cast<LeasingStorage*>(&storage_)) {
+    return runClaimed(*leasing, *subscribers);
+  }
   ASSIGN_OR_RETURN(std::vector<KeyValue> records, storage_.list(kNamespace, options_.batch));
   size_t attempted = 0;
   for (const KeyValue& kv : records) {
@@ -159,17 +162,62 @@ absl::StatusOr<size_t> Outbox::runOnce() {
       // Published when nobody subscribed: fan out to today's subscribers.
       std::vector<std::string> targets = subscribers->subscribersOf(e->topic);
       if (targets.empty()) continue;
-      bool ok = true;
-      for (const std::string& target : targets) {
-        Event copy = *e;
-        copy.subscriber = target;
-        ok = ok && storage_.put(kNamespace, strCat(kv.key, target), encodeEvent(copy), 0).ok();
-      }
-      if (ok) storage_.remove(kNamespace, kv.key).IgnoreError();
+      fanOut(kv.key, *e, targets);
       continue;
     }
     ++attempted;
     absl::Status s = deliverOne(*e, kv.value);
+    if (!s.ok()) spdlog::error("outbox: {}: {}", kv.key, sv(s.message()));
+  }
+  return attempted;
+}
+
+void Outbox::fanOut(const std::string& key, const Event& e,
+                    const std::vector<std::string>& targets) {
+  bool ok = true;
+  for (const std::string& target : targets) {
+    Event copy = e;
+    copy.id = strCat(key, target);
+    copy.subscriber = target;
+    ok = ok && storage_.put(kNamespace, copy.id, encodeEvent(copy), 0).ok();
+  }
+  if (ok) storage_.remove(kNamespace, key).IgnoreError();
+}
+
+absl::StatusOr<size_t> Outbox::runClaimed(LeasingStorage& leasing,
+                                          const Subscribers& subscribers) {
+  const int64_t now = clock_.nowMs();
+  // Records other processes are claiming are skipped, not waited for; what we
+  // claim carries our lease (attempts + 1, not due until now + lease_ms).
+  ASSIGN_OR_RETURN(
+      std::vector<KeyValue> claimed,
+      leasing.claim(kNamespace, options_.batch,
+                    [&](const KeyValue& kv) -> std::optional<std::string> {
+                      std::optional<Event> e = decodeEvent(kv.key, kv.value);
+                      if (!e || e->next_attempt_ms > now) return std::nullopt;
+                      Event leased = *e;
+                      if (e->subscriber.empty()) {
+                        if (subscribers.subscribersOf(e->topic).empty()) return std::nullopt;
+                      } else {
+                        leased.attempts += 1;
+                      }
+                      leased.next_attempt_ms = now + options_.lease_ms;
+                      return encodeEvent(leased);
+                    }));
+  size_t attempted = 0;
+  for (const KeyValue& kv : claimed) {
+    std::optional<Event> leased = decodeEvent(kv.key, kv.value);
+    if (!leased) continue;
+    if (leased->subscriber.empty()) {
+      Event original = *leased;
+      original.next_attempt_ms = now;
+      fanOut(kv.key, original, subscribers.subscribersOf(leased->topic));
+      continue;
+    }
+    ++attempted;
+    Event before = *leased;
+    before.attempts -= 1;
+    absl::Status s = deliverLeased(before, *leased, subscribers);
     if (!s.ok()) spdlog::error("outbox: {}: {}", kv.key, sv(s.message()));
   }
   return attempted;
@@ -190,8 +238,12 @@ absl::Status Outbox::deliverOne(const Event& event, std::string_view stored) {
   ASSIGN_OR_RETURN(bool won,
                    storage_.compareAndSet(kNamespace, event.id, stored, leased_text, 0));
   if (!won) return absl::OkStatus();
+  return deliverLeased(event, leased, *subscribers);
+}
 
-  std::optional<Delivery> d = subscribers->deliver(leased);
+absl::Status Outbox::deliverLeased(const Event& event, const Event& leased,
+                                   const Subscribers& subscribers) {
+  std::optional<Delivery> d = subscribers.deliver(leased);
   if (!d) {
     // The subscriber is not loaded: give the attempt back and wait.
     Event waiting = event;

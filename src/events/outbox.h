@@ -13,10 +13,12 @@
 //              the reason, for `habanero outbox list`; so is a record that
 //              used max_attempts.
 //
-// A record is leased (by compare-and-set) before delivery, so two processes
-// sharing one database never deliver it at the same time; a lease that a
-// crashed process left expires after lease_ms and the record is delivered
-// again. Subscribers must therefore be idempotent (Event::id is stable).
+// A record is leased before delivery — by compare-and-set, or on a store with
+// LeasingStorage (PostgreSQL) by claim(), where processes skip the records
+// another one is claiming (FOR UPDATE SKIP LOCKED) instead of racing for them —
+// so two processes sharing one database never deliver it at the same time; a
+// lease that a crashed process left expires after lease_ms and the record is
+// delivered again. Subscribers must therefore be idempotent (Event::id is stable).
 //
 //   events::Outbox outbox(storage, clock, {});
 //   outbox.start(&subscribers);
@@ -124,6 +126,15 @@ class Outbox {
 
  private:
   absl::Status deliverOne(const Event& event, std::string_view stored);
+  // The pass of runOnce() on a LeasingStorage: claim due records, then deliver.
+  absl::StatusOr<size_t> runClaimed(LeasingStorage& leasing, const Subscribers& subscribers);
+  // Delivers `leased` (the record as leased: one more attempt) and stores the
+  // outcome; `event` is the record before the lease.
+  absl::Status deliverLeased(const Event& event, const Event& leased,
+                             const Subscribers& subscribers);
+  // Copies a record published before anyone subscribed to each of `targets`,
+  // then removes it.
+  void fanOut(const std::string& key, const Event& e, const std::vector<std::string>& targets);
   int64_t backoffMs(uint32_t attempts) const;
 
   Storage& storage_;

@@ -512,6 +512,71 @@ absl::StatusOr<std::vector<KeyValue>> PostgresStorage::list(std::string_view ns,
   return records;
 }
 
+absl::StatusOr<std::vector<KeyValue>> PostgresStorage::claim(
+    std::string_view ns, size_t limit,
+    const std::function<std::optional<std::string>(const KeyValue&)>& lease) {
+  std::vector<KeyValue> claimed;
+  if (limit == 0) return claimed;
+  ASSIGN_OR_RETURN(ConnHandle conn, acquire());
+  auto run_params = [&](const char* sql, std::vector<Param> params) -> absl::StatusOr<ResultHandle> {
+    std::vector<const char*> values(params.size());
+    std::vector<int> lengths(params.size()), formats(params.size(), 1);
+    std::vector<uint64_t> numbers(params.size());
+    std::vector<Oid> types(params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (params[i].kind == Param::Kind::kInt) {
+        numbers[i] = htobe64(static_cast<uint64_t>(params[i].number));
+        values[i] = reinterpret_cast<const char*>(&numbers[i]);
+        lengths[i] = 8;
+        types[i] = kInt8Oid;
+      } else if (params[i].kind == Param::Kind::kBytes) {
+        values[i] = params[i].bytes.empty() ? "" : params[i].bytes.data();
+        lengths[i] = static_cast<int>(params[i].bytes.size());
+        types[i] = kByteaOid;
+      } else {
+        values[i] = nullptr;
+        types[i] = kInt8Oid;
+      }
+    }
+    ResultHandle r(PQexecParams(conn.get(), sql, static_cast<int>(params.size()), types.data(),
+                                values.data(), lengths.data(), formats.data(), 1));
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error(conn.get(), r.get(), "claim");
+    return r;
+  };
+  auto body = [&]() -> absl::Status {
+    RETURN_IF_ERROR(run_params("BEGIN", {}).status());
+    int64_t bounded = static_cast<int64_t>(
+        std::min<uint64_t>(limit, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
+    ASSIGN_OR_RETURN(
+        ResultHandle rows,
+        run_params("SELECT key, value FROM kv WHERE ns = $1 AND (expires_at IS NULL OR "
+                   "expires_at > COALESCE($2::int8, (extract(epoch FROM statement_timestamp()) "
+                   "* 1000)::int8)) ORDER BY key LIMIT $3 FOR UPDATE SKIP LOCKED",
+                   {Param::of(ns), nowParam(), Param::of(bounded)}));
+    for (int i = 0; i < PQntuples(rows.get()); ++i) {
+      KeyValue current{columnBytes(rows.get(), i, 0), columnBytes(rows.get(), i, 1)};
+      std::optional<std::string> next = lease(current);
+      if (!next) continue;
+      RETURN_IF_ERROR(run_params("UPDATE kv SET value = $3 WHERE ns = $1 AND key = $2",
+                                 {Param::of(ns), Param::of(current.key), Param::of(*next)})
+                          .status());
+      claimed.push_back(KeyValue{std::move(current.key), std::move(*next)});
+    }
+    return run_params("COMMIT", {}).status();
+  };
+  absl::Status status = body();
+  if (!status.ok()) {
+    claimed.clear();
+    if (PQstatus(conn.get()) == CONNECTION_OK && PQtransactionStatus(conn.get()) != PQTRANS_IDLE) {
+      ResultHandle(PQexec(conn.get(), "ROLLBACK"));
+    }
+  }
+  release(std::move(conn));
+  if (!status.ok()) return status;
+  return claimed;
+}
+
 absl::StatusOr<size_t> PostgresStorage::purgeExpired(int batch) {
   ASSIGN_OR_RETURN(ResultHandle r, run(kPurge, {nowParam(), Param::of(int64_t{batch})}));
   const char* tuples = PQcmdTuples(r.get());

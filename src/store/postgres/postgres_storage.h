@@ -85,7 +85,7 @@ std::string redactUrl(std::string_view url);
 // Whether `url` names a PostgreSQL store (postgres:// or postgresql://).
 bool isPostgresUrl(std::string_view url);
 
-class PostgresStorage final : public Storage {
+class PostgresStorage final : public Storage, public LeasingStorage {
  public:
   static constexpr int kPurgeBatchRows = 500;
   // While the database is down, a new connection is tried at most this often;
@@ -127,6 +127,11 @@ class PostgresStorage final : public Storage {
                                      std::optional<std::string_view> expected,
                                      std::string_view value, int64_t ttl_ms) override;
   absl::StatusOr<std::vector<KeyValue>> list(std::string_view ns, size_t limit) override;
+
+  // LeasingStorage: SELECT … FOR UPDATE SKIP LOCKED, then the updates, in one transaction.
+  absl::StatusOr<std::vector<KeyValue>> claim(
+      std::string_view ns, size_t limit,
+      const std::function<std::optional<std::string>(const KeyValue&)>& lease) override;
 
   // Deletes up to `batch` expired rows now; returns how many. The purge thread
   // calls it; public for tests.

@@ -3,7 +3,10 @@
 // processes' worth of outboxes, fan-out for late subscribers.
 #include "events/outbox.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -290,6 +293,87 @@ TEST_F(OutboxTest, TwoOutboxesOnOneStoreDeliverEachRecordOnce) {
   for (const Event& e : subs_.delivered()) ++seen[e.payload];
   EXPECT_EQ(seen.size(), static_cast<size_t>(kEvents));
   for (const auto& [payload, n] : seen) EXPECT_EQ(n, 1) << payload;
+}
+
+TEST_F(OutboxTest, TwoProcessesDeliverEachEventOncePerSubscriber) {
+  // Two outboxes on two connections (as two server processes have), two subscribers.
+  subs_.subscribe("mail.deliver", "audit");
+  absl::StatusOr<StoragePtr> second = habanero::testing::openTestStore(dir_, clock_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  Outbox other(**second, clock_, options_);
+  other.setSubscribers(&subs_);
+  constexpr int kEvents = 60;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(outbox_->publish("p", "mail.deliver", std::to_string(i)).ok());
+  }
+  auto drain = [](Outbox& o) {
+    for (int pass = 0; pass < 20; ++pass) (void)o.runOnce();
+  };
+  std::thread a([&] { drain(*outbox_); });
+  std::thread b([&] { drain(other); });
+  a.join();
+  b.join();
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (const Event& e : subs_.delivered()) ++seen[{e.payload, e.subscriber}];
+  EXPECT_EQ(seen.size(), static_cast<size_t>(2 * kEvents));
+  for (const auto& [what, n] : seen) EXPECT_EQ(n, 1) << what.first << " to " << what.second;
+  EXPECT_TRUE(outbox_->list()->empty());
+}
+
+// A process killed (SIGKILL) in the middle of a delivery: its lease expires
+// and another process delivers the event again.
+TEST_F(OutboxTest, KilledMidDeliveryTheEventIsDeliveredAgainAfterTheLease) {
+  ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "survives a kill").ok());
+  outbox_.reset();
+  storage_.reset();  // no store handle across fork()
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Signals the parent, then never finishes the delivery.
+    class Hanging final : public Subscribers {
+     public:
+      explicit Hanging(int fd) : fd_(fd) {}
+      std::vector<std::string> subscribersOf(std::string_view) const override {
+        return {"mailer"};
+      }
+      std::optional<Delivery> deliver(const Event&) const override {
+        char c = 'd';
+        if (write(fd_, &c, 1) != 1) _exit(5);
+        for (;;) pause();
+      }
+
+     private:
+      int fd_;
+    } hanging(fds[1]);
+    absl::StatusOr<StoragePtr> store = habanero::testing::openTestStore(dir_, clock_);
+    if (!store.ok()) _exit(2);
+    Outbox child(**store, clock_, options_);
+    child.setSubscribers(&hanging);
+    (void)child.runOnce();
+    _exit(3);
+  }
+  close(fds[1]);
+  char c = 0;
+  ASSERT_EQ(read(fds[0], &c, 1), 1) << "the child never started delivering";
+  close(fds[0]);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus));
+
+  reopen();
+  EXPECT_EQ(runOnce(), 0u) << "the dead process's lease still holds";
+  EXPECT_TRUE(subs_.delivered().empty());
+  clock_.advance(options_.lease_ms + 1);
+  EXPECT_EQ(runOnce(), 1u);
+  ASSERT_EQ(subs_.delivered().size(), 1u);
+  EXPECT_EQ(subs_.delivered()[0].payload, "survives a kill");
+  EXPECT_EQ(subs_.delivered()[0].attempts, 2u) << "the killed attempt counts";
+  EXPECT_TRUE(outbox_->list()->empty());
 }
 
 TEST_F(OutboxTest, RefusesBadTopicsAndOversizedPayloads) {

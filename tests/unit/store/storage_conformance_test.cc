@@ -706,6 +706,40 @@ TEST_F(PostgresStorageTest, PurgeReclaimsExpiredRowsInBatches) {
   EXPECT_EQ(testing::postgresQuery(url_, "SELECT count(*) FROM kv"), "1");
 }
 
+TEST_F(PostgresStorageTest, ClaimSkipsTheRecordsAnotherClaimHolds) {
+  ManualClock clock(1'700'000'000'000);
+  auto a = open(url_, &clock);
+  auto b = open(url_, &clock);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ((*a)->put("q", "k" + std::to_string(i), "v", 0), absl::OkStatus());
+  }
+  ASSERT_EQ((*a)->put("q", "expired", "v", 1), absl::OkStatus());
+  clock.advance(1);
+  std::vector<KeyValue> inner;
+  bool inner_ran = false;
+  // While a's claim holds k0 and k1, b claims: it skips them at once (no wait).
+  absl::StatusOr<std::vector<KeyValue>> outer =
+      (*a)->claim("q", 2, [&](const KeyValue& kv) -> std::optional<std::string> {
+        if (!inner_ran) {
+          inner_ran = true;
+          absl::StatusOr<std::vector<KeyValue>> got = (*b)->claim(
+              "q", 10, [](const KeyValue& kv) -> std::optional<std::string> {
+                return kv.key == "k3" ? std::nullopt : std::optional<std::string>("by b");
+              });
+          EXPECT_TRUE(got.ok()) << got.status();
+          if (got.ok()) inner = *got;
+        }
+        return "by a";
+      });
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  EXPECT_EQ(*outer, (std::vector<KeyValue>{{"k0", "by a"}, {"k1", "by a"}}));
+  EXPECT_EQ(inner, (std::vector<KeyValue>{{"k2", "by b"}})) << "k3 declined, expired skipped";
+  EXPECT_EQ((*a)->get("q", "k0").value_or(std::nullopt), "by a");
+  EXPECT_EQ((*a)->get("q", "k2").value_or(std::nullopt), "by b");
+  EXPECT_EQ((*a)->get("q", "k3").value_or(std::nullopt), "v");
+}
+
 TEST_F(PostgresStorageTest, RecoversAfterTheServerDropsItsConnections) {
   absl::StatusOr<std::unique_ptr<store::PostgresStorage>> s = open(url_);
   ASSERT_TRUE(s.ok()) << s.status();
