@@ -12,8 +12,8 @@ Every process is the real `habanero serve` binary with its role (--role gateway|
 same extensions and the same configuration apart from its ports and data directory, as an
 operator would run them. The gateway's worker list has `workers + spares` slots; spares are
 not started until start_worker() (a new worker joins). Same interface as
-tests/interop/habanero_interop.Habanero where it matters (issuer, cli, add_user, add_client,
-log_tail, stop), so the interop suites run against a cluster unchanged.
+tests/interop/habanero_interop.Habanero where it matters (issuer, config, cli, add_user,
+add_client, discovery, log_tail, stop), so the interop suites run against a cluster unchanged.
 
 Environment: HABANERO_BIN and HABANERO_WASM_OUT (set by tests/cluster/CMakeLists.txt).
 """
@@ -40,9 +40,6 @@ from postgres_server import PostgresServer  # noqa: E402
 
 BIN = hi.BIN
 WASM = hi.WASM
-# The single-process harness, whose CLI helpers a cluster shares (run.py may replace
-# hi.Habanero with a Cluster factory).
-_Single = hi.Habanero
 
 
 class Process:
@@ -226,18 +223,45 @@ class Cluster:
         return "\n".join(parts)
 
     def cli(self, *args, input=None, check=True):
-        return _Single.cli(self, *args, input=input, check=check)
+        """Runs `habanero <args> --config <the gateway's config>` (the shared store)."""
+        out = subprocess.run([BIN, *args, "--config", self.config], input=input,
+                             capture_output=True, text=True, timeout=120)
+        if check and out.returncode != 0:
+            raise AssertionError("habanero %s failed (%d):\n%s%s" % (
+                " ".join(args), out.returncode, out.stdout, out.stderr))
+        return out
+
+    def add_user(self, email, password, name=None):
+        args = ["user", "add", "--email", email, "--password-stdin"]
+        if name:
+            args += ["--name", name]
+        return self.cli(*args, input=password + "\n")
 
     def _reloads(self):
         return sum(1 for line in list(self.gateway.lines) if "worker(s) reloaded" in line)
 
-    def add_user(self, email, password, name=None):
-        return _Single.add_user(self, email, password, name=name)
-
-    def add_client(self, client_id, **kwargs):
+    def add_client(self, client_id, secret=None, public=False,
+                   redirect_uris=(hi.REDIRECT_URI,),
+                   grant_types=("authorization_code", "refresh_token"),
+                   scopes="openid profile email offline_access", name=None):
+        """Registers a client with the CLI; returns its secret (given or generated). The CLI
+        signals the gateway (SIGHUP), which has its workers reload: this waits for that."""
         before = self._reloads()
-        secret = _Single.add_client(self, client_id, **kwargs)
-        # The CLI signalled the gateway (SIGHUP), which has its workers reload: wait for that.
+        args = ["client", "add", "--id", client_id]
+        if public:
+            args.append("--public")
+        elif secret:
+            args += ["--secret", secret]
+        for uri in redirect_uris:
+            args += ["--redirect-uri", uri]
+        args += ["--grant-types", ",".join(grant_types), "--scopes", scopes,
+                 "--name", name or client_id]
+        out = self.cli(*args)
+        if not public and not secret:
+            m = re.search(r"secret\S*\s*[:=]?\s*([A-Za-z0-9_\-.~+/=]{32,})", out.stdout, re.I)
+            if not m:
+                raise AssertionError("no generated secret in `client add` output:\n" + out.stdout)
+            secret = m.group(1)
         deadline = time.time() + 60
         while self._reloads() == before:
             if time.time() > deadline:
@@ -246,4 +270,6 @@ class Cluster:
         return secret
 
     def discovery(self):
-        return _Single.discovery(self)
+        r = requests.get(self.issuer + "/.well-known/openid-configuration", timeout=10)
+        r.raise_for_status()
+        return r.json()

@@ -5,7 +5,8 @@ The tests run in order on one cluster (numbered): forwarding and probes; the OAu
 through the gateway; a worker drained by SIGTERM under load (nothing fails); a worker killed
 with SIGKILL under load (only requests in flight on it may fail; no authorization code is
 redeemed twice; readiness reflects it; a new worker joins); every worker gone (503 with
-Retry-After, then recovery).
+Retry-After, then recovery); PostgreSQL restarted (readiness and requests fail closed while it
+is away, then recover without restarting Habanero).
 """
 import concurrent.futures
 import os
@@ -226,14 +227,21 @@ class ClusterFaults(unittest.TestCase):
             self.assertEqual("POST", method, "a GET is retried elsewhere: " + load.summary())
             self.assertEqual(502, status, load.summary())
         self.assertLessEqual(len(failures), len(load.threads))
-        print("\nSIGKILL under load: %d requests, %d failed (in flight on the killed worker)"
-              % (len(load.records), len(failures)), flush=True)
+        print("\nSIGKILL under load: %d requests, %d failed (in flight on the killed worker); "
+              "code redemptions during the kill: %r" % (len(load.records), len(failures),
+                                                        sorted(results.values())), flush=True)
 
         # No code is redeemed twice: a replay of each fails, and at most one 200 per code.
         for f in flows:
+            first = results[f.code]
+            self.assertIn(first, (200, 502), results)
             replay = f.redeem(self.secret)
-            self.assertEqual(400, replay.status_code, hi.exchange(replay))
-            self.assertIn(results[f.code], (200, 502), results)
+            # 502: the first may or may not have run; either way at most one 200 per code.
+            if first == 200:
+                self.assertEqual(400, replay.status_code,
+                                 "redeemed twice (first %d): %s" % (first, hi.exchange(replay)))
+            else:
+                self.assertIn(replay.status_code, (200, 400), hi.exchange(replay))
 
         # Readiness reflects the loss (min_workers = 2) ...
         poll(lambda: c.readyz().status_code == 503, what="/readyz 503")
@@ -268,6 +276,34 @@ class ClusterFaults(unittest.TestCase):
         c.wait_ready(healthy=2)
         r = requests.get(c.issuer + "/jwks.json", timeout=30)
         self.assertEqual(200, r.status_code)
+
+    # -- 6 ----------------------------------------------------------------------------------
+    def test_6_postgres_restart(self):
+        c = self.cluster
+        c.wait_ready(healthy=2)
+        c.pg.stop_server()
+        # Away: the gateway says so, and what needs the store fails closed (no 200, no hang).
+        poll(lambda: c.readyz().status_code == 503 and "store:" in c.readyz().text,
+             what="/readyz 503 naming the store")
+        _, challenge = hi.pkce_pair()
+        flow_url, _ = hi.authorization_url(c, PUBLIC, hi.LOOPBACK_REDIRECT_URI, "openid",
+                                           challenge)
+        r = requests.get(flow_url, timeout=30, allow_redirects=False)
+        if r.status_code in (302, 303):
+            # OAuth's way to fail closed: the client learns it through its redirect URI.
+            where = r.headers.get("Location", "")
+            self.assertIn(hi.query_of(where).get("error"),
+                          ("temporarily_unavailable", "server_error"), where)
+        else:
+            self.assertGreaterEqual(r.status_code, 500, r.text)
+        # Back on the same port: recovery without restarting any Habanero process.
+        c.pg.start_server()
+        c.wait_ready(healthy=2)
+        flow = hi.Flow(c, CONFIDENTIAL).run()
+        r = flow.redeem(self.secret)
+        self.assertEqual(200, r.status_code, hi.exchange(r))
+        for p in [c.gateway] + c.workers[:2]:
+            self.assertTrue(p.running(), p.name)
 
 
 if __name__ == "__main__":
