@@ -20,6 +20,8 @@ packages=(
   libpq-dev postgresql-15
   # the cluster roles: gRPC between gateway and workers, Prometheus metrics
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
+  # the Helm chart's test reads rendered manifests (helm itself: scripts/build-helm.sh)
+  python3-yaml
 )
 for extra in "$@"; do
   case "$extra" in
