@@ -399,6 +399,11 @@ std::shared_ptr<const RegisteredClient> Clients::find(std::string_view client_id
 }
 
 bool Clients::authenticate(std::string_view client_id, std::string_view secret) const {
+  absl::StatusOr<bool> ok = check(client_id, secret);
+  return ok.ok() && *ok;
+}
+
+absl::StatusOr<bool> Clients::check(std::string_view client_id, std::string_view secret) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
   auto it = snap->find(client_id);
   const Entry* entry = it == snap->end() ? nullptr : it->second.get();
@@ -416,7 +421,12 @@ bool Clients::authenticate(std::string_view client_id, std::string_view secret) 
   }
   if (!matches || !confirm_with_storage_.load()) return matches;
   absl::StatusOr<std::optional<std::string>> stored = storage_.get(kNamespace, client_id);
-  if (!stored.ok() || !stored->has_value()) return false;
+  if (!stored.ok()) {
+    return absl::UnavailableError(
+        strCat("clients: cannot confirm '", client_id, "' with the store: ",
+               sv(stored.status().message())));
+  }
+  if (!stored->has_value()) return false;
   absl::StatusOr<std::shared_ptr<const Entry>> current = decode(client_id, **stored);
   return current.ok() && (*current)->kind == entry->kind &&
          (*current)->secret_hash == entry->secret_hash;

@@ -132,11 +132,16 @@ class Clients {
   // chosen secret costs one Argon2id verification.
   bool authenticate(std::string_view client_id, std::string_view secret) const;
 
+  // authenticate(), telling "the store cannot confirm it now" (Unavailable,
+  // with setConfirmWithStorage) apart from a wrong secret (false), so callers
+  // answer 503 rather than invalid_client while the database is down.
+  absl::StatusOr<bool> check(std::string_view client_id, std::string_view secret) const;
+
   // With a store shared by several processes: authenticate() also confirms a
   // snapshot match with one storage read — the registration must still be
   // stored with the same secret — so a client that another process removed
   // (or gave a new secret) is refused at once, before this snapshot catches
-  // up. A storage error then refuses too (fails closed).
+  // up. A storage error then refuses too (fails closed; check() reports it).
   void setConfirmWithStorage(bool on) { confirm_with_storage_ = on; }
 
   // How many registrations the snapshot holds.
