@@ -19,7 +19,10 @@ Result clientAuthenticate(Call& c, uint32_t id_ptr, uint32_t id_len, uint32_t se
   auto id = c.mem.view(id_ptr, id_len);
   auto secret = c.mem.view(secret_ptr, secret_len);
   if (!id || !secret) return HABANERO_INVALID_MEMORY;
-  return c.services().clients->authenticate(*id, *secret) ? HABANERO_OK : HABANERO_MISMATCH;
+  // Unavailable: a shared store could not confirm the secret now (the guest answers 503).
+  absl::StatusOr<bool> ok = c.services().clients->check(*id, *secret);
+  if (!ok.ok()) return HABANERO_UNAVAILABLE;
+  return *ok ? HABANERO_OK : HABANERO_MISMATCH;
 }
 
 }  // namespace habanero::runtime::host
