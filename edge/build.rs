@@ -13,6 +13,10 @@
 // With `refused = "unavailable"` at the top of the file, a module that fails is
 // left out and its mount answers 503 "extension unavailable", as on the server
 // (the conformance suite deploys modules that must be refused).
+//
+// With `origin = "<backend>"`, every request the edge does not serve (no mount, or
+// a route the operator left out with an extension's `routes = [...]`, a subset of
+// its manifest's) is forwarded to that Fastly backend: an origin Habanero.
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,7 @@ struct Ext {
     kind: String,
     display_name: String,
     refusal: Option<String>,
+    only_routes: Option<Vec<String>>,
 }
 
 fn fail(msg: String) -> ! {
@@ -279,6 +284,16 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) -> R
     Ok(())
 }
 
+// Manifest::matchesRoute for one route pattern.
+fn route_matches(pattern: &str, sub: &str) -> bool {
+    if pattern.len() >= 2 && pattern.ends_with("/*") {
+        let prefix = &pattern[..pattern.len() - 1];
+        sub.starts_with(prefix) || sub == &prefix[..prefix.len() - 1]
+    } else {
+        sub == pattern
+    }
+}
+
 // The load checks of Extension::load for one configured extension.
 fn load(e: &Ext) -> Result<Manifest, String> {
     let manifest_path = e.module_path.with_extension("manifest.toml");
@@ -329,13 +344,18 @@ fn main() {
     let table: toml::Table = text.parse().unwrap_or_else(|e| fail(format!("{origin}: {e}")));
     let mut exts: Vec<Ext> = vec![];
     let mut seen = BTreeSet::new();
+    let origin_backend = match table.get("origin") {
+        None => None,
+        Some(toml::Value::String(b)) if !b.is_empty() => Some(b.clone()),
+        Some(_) => fail(format!("{origin}: origin: expected the name of a Fastly backend")),
+    };
     let refused_unavailable = match table.get("refused").map(|v| v.as_str()) {
         None | Some(Some("fail")) => false,
         Some(Some("unavailable")) => true,
         _ => fail(format!("{origin}: refused: expected \"fail\" or \"unavailable\"")),
     };
     for (key, v) in &table {
-        if key == "refused" {
+        if key == "refused" || key == "origin" {
             continue;
         }
         if key != "extensions" {
@@ -356,6 +376,7 @@ fn main() {
                 kind: String::new(),
                 display_name: String::new(),
                 refusal: None,
+                only_routes: None,
             };
             let mut module = String::new();
             for (k, v) in t {
@@ -373,6 +394,7 @@ fn main() {
                     "memory_mb" => e.memory_mb = int(v),
                     "table_elements" => e.table_elements = int(v),
                     "fuel" => e.fuel = int(v),
+                    "routes" => e.only_routes = Some(strings(v, &origin, k).unwrap_or_else(|e| fail(e))),
                     _ => fail(format!("{origin}: extensions.{k}: unknown key")),
                 }
             }
@@ -411,7 +433,18 @@ fn main() {
             println!("cargo::rerun-if-changed={}", manifest_path.display());
             match load(&e) {
                 Ok(m) => {
-                    e.routes = m.routes;
+                    // The operator may serve fewer routes at the edge than the manifest
+                    // declares (the rest goes to the origin); never more.
+                    if let Some(only) = e.only_routes.take() {
+                        for r in &only {
+                            if !m.routes.iter().any(|mr| mr == r || route_matches(mr, r)) {
+                                fail(format!("{origin}: {}: route {r} is not a route of its manifest", e.name));
+                            }
+                        }
+                        e.routes = only;
+                    } else {
+                        e.routes = m.routes;
+                    }
                     e.kind = m.kind;
                     e.display_name = if m.display_name.is_empty() { e.name.clone() } else { m.display_name };
                 }
@@ -454,6 +487,7 @@ fn main() {
         .unwrap();
     }
     out += "];\n";
+    writeln!(out, "pub static ORIGIN: Option<&str> = {origin_backend:?};").unwrap();
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("extensions.rs");
     std::fs::write(dest, out).unwrap();
 }

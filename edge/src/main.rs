@@ -155,6 +155,17 @@ fn to_response(r: ResponseData) -> Response {
     resp
 }
 
+// A request the edge does not serve goes to the origin Habanero unchanged.
+fn forward(req: Request, backend: &str) -> Response {
+    match req.send(backend) {
+        Ok(resp) => resp,
+        Err(e) => {
+            eprintln!("origin {backend}: {e}");
+            text(502, "origin unavailable\n")
+        }
+    }
+}
+
 fn dispatch(mut req: Request) -> Response {
     let path = req.get_path().to_string();
     let method = req.get_method_str().to_string();
@@ -175,7 +186,8 @@ fn dispatch(mut req: Request) -> Response {
             .with_header("X-Content-Type-Options", "nosniff")
             .with_body(STYLE_CSS);
     }
-    if path == "/login" {
+    let has_authenticator = registry::EXTENSIONS.iter().any(|e| e.kind == "authenticator");
+    if path == "/login" && (has_authenticator || registry::ORIGIN.is_none()) {
         if !is_get {
             return method_not_allowed();
         }
@@ -184,12 +196,15 @@ fn dispatch(mut req: Request) -> Response {
     if has_dot_segment(&path) {
         return text(400, "bad request: dot segment in path\n");
     }
-    let Some((ext, sub)) = registry::route(&path) else { return text(404, "not found\n") };
+    let routed = registry::route(&path).filter(|(ext, sub)| ext.refusal.is_some() || ext.matches_route(sub));
+    let Some((ext, _)) = routed else {
+        return match registry::ORIGIN {
+            Some(backend) => forward(req, backend),
+            None => text(404, "not found\n"),
+        };
+    };
     if ext.refusal.is_some() {
         return text(503, "extension unavailable\n");
-    }
-    if !ext.matches_route(&sub) {
-        return text(404, "not found\n");
     }
     let body = req.take_body_bytes();
     if body.len() > MAX_BODY_BYTES {

@@ -155,7 +155,7 @@ class Edge:
         out = self.cli("client", "add", "--id", "rp", "--redirect-uri", hi.REDIRECT_URI,
                        "--grant-types", "authorization_code,refresh_token,client_credentials",
                        "--scopes", "openid profile email offline_access", "--name", "Edge RP")
-        m = re.search(r"^\s*([A-Za-z0-9_\-]{40,})\s*$", out.stdout, re.M)
+        m = re.search(r"secret\S*\s*[:=]?\s*([A-Za-z0-9_\-.~+/=]{32,})", out.stdout, re.I)
         if not m:
             raise AssertionError("no generated secret in `client add` output:\n" + out.stdout)
         self.secret = m.group(1)
