@@ -18,7 +18,7 @@ std::string key(std::string_view prefix, std::string_view id) {
 }
 
 std::vector<std::string> jsonStringList(const Json& j, std::string_view k) {
-  return jsonStringList(j, k);
+  return habanero::sdk::jsonStringList(j, k);
 }
 
 }  // namespace
