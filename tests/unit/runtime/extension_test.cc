@@ -1,5 +1,9 @@
 // The runtime against real modules built from tests/wasm and extensions/:
-// loading rules, the hostile-extension cases and the ABI host calls.
+// loading rules, caching, reload and the ABI host calls through echo. What any
+// host must do with hostile modules (traps, deadlines, memory limits, bad
+// pointers, refused imports and ABI versions) is the ABI conformance suite's
+// data (tests/conformance/cases.json); what stays here is in-process only:
+// other requests running while one loops, and host RSS under a memory hog.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -45,21 +49,6 @@ TEST_F(ExtensionTest, HelloAnswersAndCounts) {
   EXPECT_THAT(logText(), HasSubstr("[hello]"));
 }
 
-TEST_F(ExtensionTest, LoopForeverIsStoppedAtItsDeadline) {
-  auto cfg = configFor("loop_forever", {"http"});
-  cfg.limits.deadline_ms = 200;
-  auto ext = load(cfg);
-  ASSERT_TRUE(ext.ok()) << ext.status();
-  auto start = std::chrono::steady_clock::now();
-  Response r = (*ext)->handle(get("/loop_forever"));
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(r.status, 503);
-  // The deadline is a behaviour, not a benchmark: generous bound.
-  EXPECT_LT(elapsed, std::chrono::seconds(3));
-  EXPECT_THAT(logText(), HasSubstr("[loop_forever]"));
-  EXPECT_THAT(logText(), HasSubstr("deadline"));
-}
-
 TEST_F(ExtensionTest, OtherRequestsRunWhileOneLoops) {
   auto loop_cfg = configFor("loop_forever", {"http"});
   loop_cfg.limits.deadline_ms = 1000;
@@ -72,7 +61,7 @@ TEST_F(ExtensionTest, OtherRequestsRunWhileOneLoops) {
   looping.join();
 }
 
-TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
+TEST_F(ExtensionTest, HostMemoryDoesNotGrowUnderAMemoryHog) {
   auto cfg = configFor("memory_hog", {"http"});
   cfg.limits.memory_bytes = 4ull << 20;
   auto ext = load(cfg);
@@ -80,87 +69,13 @@ TEST_F(ExtensionTest, MemoryHogIsCappedAndHostMemoryDoesNotGrow) {
   Response first = (*ext)->handle(get("/memory_hog"));
   long before = rssKb();
   for (int i = 0; i < 50; ++i) {
-    Response r = (*ext)->handle(get("/memory_hog"));
-    if (r.status == 200) {
-      auto j = nlohmann::json::parse(r.body);
-      EXPECT_LE(j["pages"].get<uint64_t>() * 65536, cfg.limits.memory_bytes);
-    } else {
-      EXPECT_EQ(r.status, 500);
-    }
+    // That it is capped at 4 MiB is conformance case memory_limit_grow.
+    int status = (*ext)->handle(get("/memory_hog")).status;
+    EXPECT_TRUE(status == 200 || status == 500) << status;
   }
   long after = rssKb();
   EXPECT_LT(after - before, 8 * 1024) << "host RSS grew from " << before << " to " << after << " KiB";
   (void)first;
-}
-
-TEST_F(ExtensionTest, MemoryHogThatAbortsOnFailureIsA500) {
-  auto cfg = configFor("memory_hog", {"http"});
-  cfg.limits.memory_bytes = 4ull << 20;
-  auto ext = load(cfg);
-  ASSERT_TRUE(ext.ok()) << ext.status();
-  Response r = (*ext)->handle(get("/memory_hog", "mode=malloc"));
-  EXPECT_EQ(r.status, 500);
-  EXPECT_THAT(logText(), HasSubstr("[memory_hog] trap"));
-}
-
-TEST_F(ExtensionTest, TrapsBecome500AndAreLoggedWithTheName) {
-  auto ext = load(configFor("traps", {"http"}));
-  ASSERT_TRUE(ext.ok()) << ext.status();
-  for (const char* kind : {"unreachable", "div0", "stack_overflow", "call_stack", "oob", "exit"}) {
-    clearLog();
-    Response r = (*ext)->handle(get("/traps", std::string("kind=") + kind));
-    EXPECT_EQ(r.status, 500) << kind;
-    EXPECT_THAT(r.body, ::testing::Not(HasSubstr("wasm"))) << "trap details leak to the client";
-    EXPECT_THAT(logText(), HasSubstr("[traps]")) << kind;
-  }
-  // The instance is fresh per request: a good request after traps works.
-  EXPECT_EQ((*ext)->handle(get("/traps", "kind=none")).status, 400);
-}
-
-TEST_F(ExtensionTest, BadPointersGetErrorCodesNeverACrash) {
-  auto ext = load(configFor("bad_pointers", kAll));
-  ASSERT_TRUE(ext.ok()) << ext.status();
-  Response r = (*ext)->handle(get("/bad_pointers"));
-  ASSERT_EQ(r.status, 200) << r.body;
-  auto results = nlohmann::json::parse(r.body);
-  ASSERT_TRUE(results.is_object());
-  EXPECT_GE(results.size(), 21u);
-  for (auto& [call, code] : results.items()) {
-    EXPECT_TRUE(code == 2 || code == 4) << call << " returned " << code;
-  }
-}
-
-TEST_F(ExtensionTest, UngrantedImportIsRefusedNamingIt) {
-  auto ext = load(configFor("ungranted_import", {"http"}));
-  ASSERT_FALSE(ext.ok());
-  EXPECT_THAT(ext.status().message(), HasSubstr("ungranted_import.wasm"));
-  EXPECT_THAT(ext.status().message(), HasSubstr("habanero.kv_get"));
-  EXPECT_THAT(ext.status().message(), HasSubstr("not granted"));
-}
-
-TEST_F(ExtensionTest, ImportOfAnUndeclaredCapabilityIsRefusedEvenIfGranted) {
-  auto ext = load(configFor("ungranted_import", {"http", "kv"}));
-  ASSERT_FALSE(ext.ok());
-  EXPECT_THAT(ext.status().message(), HasSubstr("habanero.kv_get"));
-  EXPECT_THAT(ext.status().message(), HasSubstr("manifest does not declare"));
-}
-
-TEST_F(ExtensionTest, UngrantedManifestCapabilityIsRefused) {
-  auto ext = load(configFor("hello", {"http", "log"}));
-  ASSERT_FALSE(ext.ok());
-  EXPECT_THAT(ext.status().message(), HasSubstr("hello.manifest.toml"));
-  EXPECT_THAT(ext.status().message(), HasSubstr("'kv'"));
-}
-
-TEST_F(ExtensionTest, OtherAbiVersionsAreRefused) {
-  auto v2 = load(configFor("abi_v2", kAll));
-  ASSERT_FALSE(v2.ok());
-  EXPECT_THAT(v2.status().message(), HasSubstr("abi_v2"));
-  EXPECT_THAT(v2.status().message(), HasSubstr("ABI v2"));
-  auto none = load(configFor("no_abi", kAll));
-  ASSERT_FALSE(none.ok());
-  EXPECT_THAT(none.status().message(), HasSubstr("no_abi.wasm"));
-  EXPECT_THAT(none.status().message(), HasSubstr("no Habanero ABI version"));
 }
 
 TEST_F(ExtensionTest, TruncatedAndNonWasmFilesAreRefusedNamingTheFile) {
