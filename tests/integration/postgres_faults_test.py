@@ -22,13 +22,14 @@ BIN = os.environ["HABANERO_BIN"]
 PATIENCE_S = 30
 
 
-def request(url, data=None, headers=None):
+def request(url, data=None, headers=None, with_headers=False):
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode()
+            result = r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        result = e.code, e.read().decode(), e.headers
+    return result if with_headers else result[:2]
 
 
 class PostgresFaults(unittest.TestCase):
@@ -93,17 +94,18 @@ class PostgresFaults(unittest.TestCase):
         self.assertIsNotNone(issuer, "".join(self.lines))
         basic = base64.b64encode(("svc:" + secret).encode()).decode()
 
-        def token():
+        def token(with_headers=False):
             return request(issuer + "/token",
                            urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
-                           {"Authorization": "Basic " + basic})
+                           {"Authorization": "Basic " + basic}, with_headers)
 
         self.assertEqual(token()[0], 200)
         self.pg.stop_server("immediate")
         for _ in range(5):
-            status, body = token()  # answered (urlopen's timeout is 30 s), not hung
+            status, body, headers = token(True)  # answered (urlopen's timeout is 30 s), not hung
             self.assertEqual(status, 503, body)
             self.assertIn("temporarily_unavailable", body)
+            self.assertEqual(headers.get("Retry-After"), "1")
         self.assertEqual(request(issuer + "/healthz")[0], 200, "the process is alive")
         self.assertEqual(request(issuer + "/jwks.json")[0], 200, "no store needed")
 
