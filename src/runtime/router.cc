@@ -169,7 +169,12 @@ Response ExtensionRouter::dispatch(const Request& request) {
     }
     if (!e.extension) return Response::text(503, "extension unavailable\n");
     if (!e.extension->manifest().matchesRoute(sub)) return Response::text(404, "not found\n");
-    return e.extension->handle(request);
+    Response response = e.extension->handle(request);
+    // A 503 (the store unreachable, the server busy) tells the client when to try again.
+    if (response.status == 503 && findHeader(response.headers, "Retry-After") == nullptr) {
+      response.headers.emplace_back("Retry-After", "1");
+    }
+    return response;
   }
   return Response::text(404, "not found\n");
 }
