@@ -19,12 +19,13 @@ Environment (all optional):
   BENCH_SECONDS            seconds per measured run (8); BENCH_WARMUP seconds per warm-up (3)
   BENCH_THREADS BENCH_CONNECTIONS   wrk -t/-c (2, 32)
   BENCH_FLOW_CONNECTIONS   concurrent authorization-code sequences (8)
-  BENCH_SERVERS            comma list of habanero,node-oidc-provider,keycloak,nginx
+  BENCH_SERVERS            comma list of habanero,habanero-postgres,node-oidc-provider,keycloak,nginx
   BENCH_RSS_REQUESTS       requests of the RSS-growth run (1,000,000; quick: 200,000)
   BENCH_SKIP_TARGETS=1     skip the Habanero-only runs (paced p99, RSS growth, start time)
 """
 
 import argparse
+import atexit
 import base64
 import json
 import os
@@ -43,7 +44,7 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVERS = ["habanero", "node-oidc-provider", "keycloak", "nginx"]
+SERVERS = ["habanero", "habanero-postgres", "node-oidc-provider", "keycloak", "nginx"]
 SCENARIOS = ["client_credentials", "refresh_token", "introspection", "authorization_code"]
 TICKS = os.sysconf("SC_CLK_TCK")
 USER_EMAIL = "bench@example.com"
@@ -239,6 +240,34 @@ class Habanero(Server):
         self.spawn(self.command(self.port), env={**clean_env(), **(env or {})})
         wait_http(self.issuer + "/healthz", self.proc, 60, self.name)
         self.token_url, self.introspect_url = self.issuer + "/token", self.issuer + "/introspect"
+
+
+class HabaneroPostgres(Habanero):
+    """Habanero with its store on PostgreSQL 15 (Debian's, on this machine; fsync and
+    synchronous_commit on), holding a copy of the SQLite server's data (`habanero store
+    copy`): the same client, secret and user."""
+    name = "habanero-postgres"
+
+    def __init__(self, build, tmp, password, source):
+        super().__init__(build, tmp, password)
+        self.data = os.path.join(tmp, "habanero-pg-data")
+        self.log_path = os.path.join(tmp, "habanero-postgres.log")
+        self.source = source
+        self.pg = None
+        self.env = {}
+
+    def start(self, secret, env=None):
+        if self.pg is None:
+            sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+            import postgres_server
+            self.pg = postgres_server.PostgresServer().init().start_server(durable=True)
+            atexit.register(self.pg.destroy)
+            url = self.pg.create_database()
+            self.env = {"HABANERO_STORE_URL": url,
+                        "HABANERO_KEYS_KEK_FILE": os.path.join(self.source.data, "kek")}
+            subprocess.run([self.bin, "store", "copy", "--from", self.source.data, "--to", url],
+                           env=clean_env(), capture_output=True, text=True, check=True)
+        super().start(secret, env={**self.env, **(env or {})})
 
 
 class NodeOidcProvider(Server):
@@ -487,6 +516,8 @@ class Bench:
         hab = Habanero(args.build, self.tmp, self.password)
         self.secret = hab.provision()
         servers = {"habanero": hab}
+        if "habanero-postgres" in self.servers:
+            servers["habanero-postgres"] = HabaneroPostgres(args.build, self.tmp, self.password, hab)
         if "node-oidc-provider" in self.servers:
             servers["node-oidc-provider"] = NodeOidcProvider(args.cache, self.tmp, self.password)
         if "keycloak" in self.servers:
@@ -515,6 +546,9 @@ class Bench:
             idle[name] = tree_kib(srv.pid, "VmRSS")
         self.commands["servers"] = {
             "habanero": " ".join(hab.command("PORT")),
+            "habanero-postgres": " ".join(hab.command("PORT")) + "  (HABANERO_STORE_URL=postgres://… "
+                                 "on PostgreSQL 15, fsync/synchronous_commit on; data by "
+                                 "`habanero store copy`)",
             "node-oidc-provider": "node server.mjs PORT SECRET EMAIL PASSWORD  (cwd: CACHE/node-oidc-provider)",
             "keycloak": "kc.sh start --optimized --http-enabled=true --http-host=127.0.0.1 "
                         "--http-port=PORT --http-management-port=PORT2 --hostname-strict=false "
@@ -695,7 +729,7 @@ def summarise(b):
             continue
         key = "sequences_per_s" if s == "authorization_code" else "requests_per_s"
         cpu_key = "cpu_s_per_1000_sequences" if s == "authorization_code" else "cpu_s_per_1000"
-        for peer in ("node-oidc-provider", "keycloak", "nginx"):
+        for peer in ("habanero-postgres", "node-oidc-provider", "keycloak", "nginx"):
             p = summary.get(peer, {}).get(s)
             if not p or not p.get(key) or not h[s].get(key):
                 continue
@@ -729,6 +763,12 @@ def targets(summary, ratios, extra):
     if "node-oidc-provider" in r:
         v = r["node-oidc-provider"]["throughput"]
         add("refresh_token req/s, Habanero ÷ node-oidc-provider", v, "≥ 2", v >= 2, "×")
+    pg = summary.get("habanero-postgres", {}).get("refresh_token", {}).get("requests_per_s")
+    node = summary.get("node-oidc-provider", {}).get("refresh_token", {}).get("requests_per_s")
+    if pg and node:
+        v = round(pg / node, 3)
+        add("refresh_token req/s, Habanero on PostgreSQL ÷ node-oidc-provider (in memory)", v,
+            "> 1", v > 1, "×")
     if extra.get("paced"):
         v = extra["paced"]["p99_ms_median"]
         fl = extra.get("paced_floor", {}).get("p99_ms_median")

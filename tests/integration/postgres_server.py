@@ -82,11 +82,14 @@ class PostgresServer:
         os.unlink(pwfile)
         return self
 
-    def start_server(self, port=None):
+    def start_server(self, port=None, durable=False):
+        """durable: fsync and full-page writes on, as in production (benchmarks); tests
+        run without them (they survive process kills, not power loss)."""
         self.port = port or self.port or _free_port()
         opts = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c max_connections=300 "
-                "-c shared_buffers=32MB -c log_min_messages=warning")
+                "-c max_connections=300 -c shared_buffers=128MB -c log_min_messages=warning")
+        if not durable:
+            opts += " -c fsync=off -c full_page_writes=off"
         result = subprocess.run(self.prefix + [
             f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "60",
             "start"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
