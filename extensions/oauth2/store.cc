@@ -17,10 +17,6 @@ std::string key(std::string_view prefix, std::string_view id) {
   return k;
 }
 
-std::vector<std::string> jsonStringList(const Json& j, std::string_view k) {
-  return habanero::sdk::jsonStringList(j, k);
-}
-
 }  // namespace
 
 // ---- codes ----------------------------------------------------------------------------
