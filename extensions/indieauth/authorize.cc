@@ -4,8 +4,11 @@
 //
 // Errors before the client and its redirect URI are established (a bad client_id, a
 // metadata document contradicting it, a redirect URI neither on the client's origin nor
-// published by it) are an error page and never a redirect. Later errors go back to the
-// client as ?error=…&state=…&iss=….
+// published by it) are an error page and never a redirect. Every IndieAuth client is
+// discovered, never registered: anyone can name any URL as client_id, so errors go back to
+// the client as ?error=…&state=…&iss=… only once the signed-in user has seen it on the
+// consent page (a denial, a failure after approval); before that they are a page on our
+// own origin too (RFC 9700 §4.11.2: no open redirector).
 //
 //   GET /auth ──validate, discover client──▶ session? ──no──▶ save p, host /login
 //                                              │ yes                 │
@@ -36,6 +39,7 @@ struct Pending {
   int64_t login_after = 0;
   std::string csrf;
   std::string consent_sub;
+  bool client_seen = false;  // the user decided on the consent page (not stored)
 
   Json toJson() const {
     return {{"client_id", client_id},
@@ -84,6 +88,20 @@ void redirectToClient(const Config& c, const Pending& p,
 
 void redirectError(const Config& c, const Pending& p, std::string_view error,
                    std::string_view description, int status) {
+  if (!p.client_seen) {
+    sdk::logInfo("error " + std::string(error) + " for client " + p.client_id.substr(0, 256) +
+                 " shown, not redirected (not yet seen by the user)");
+    std::string text = "The application's sign-in request could not be completed (" +
+                       std::string(error) +
+                       (description.empty() ? std::string() : ": " + std::string(description)) +
+                       "). Return to the application and try again.";
+    if (error == "temporarily_unavailable") {
+      respondErrorPage(503, "Try again", text);
+    } else {
+      respondErrorPage(400, "Request refused", text);
+    }
+    return;
+  }
   std::vector<std::pair<std::string, std::string>> params = {{"error", std::string(error)}};
   if (!description.empty()) params.emplace_back("error_description", std::string(description));
   redirectToClient(c, p, std::move(params), status);
@@ -391,6 +409,7 @@ void handleConsent(const Config& c) {
   };
   std::optional<bool> approve = consentDecision(p, session, loadPendingOrRespond, take);
   if (!approve) return;
+  p.client_seen = true;
   if (!*approve) {
     redirectError(c, p, "access_denied", "the user denied the request", 303);
     return;

@@ -20,7 +20,7 @@ Json pendingJson(const PendingAuthorization& p) {
               {"prompt_login", p.prompt_login}, {"prompt_consent", p.prompt_consent},
               {"created", p.created},           {"login_after", p.login_after},
               {"csrf", p.csrf},                 {"consent_sub", p.consent_sub},
-              {"dpop_jkt", p.dpop_jkt}};
+              {"dpop_jkt", p.dpop_jkt},         {"from_document", p.from_document}};
 }
 
 Store pendingFrom(Store s, std::string_view id, const Json& j, PendingAuthorization& out) {
@@ -44,6 +44,7 @@ Store pendingFrom(Store s, std::string_view id, const Json& j, PendingAuthorizat
   p.csrf = jsonString(j, "csrf").value_or("");
   p.consent_sub = jsonString(j, "consent_sub").value_or("");
   p.dpop_jkt = jsonString(j, "dpop_jkt").value_or("");
+  p.from_document = jsonBool(j, "from_document", false);
   if (p.client_id.empty() || p.redirect_uri.empty()) return Store::NotFound;
   out = std::move(p);
   return Store::Ok;
@@ -116,6 +117,20 @@ void redirectToClient(const Config& config, const PendingAuthorization& req,
 
 void redirectError(const Config& config, const PendingAuthorization& req, std::string_view error,
                    std::string_view description, int status) {
+  if (req.from_document && !req.client_seen) {
+    sdk::logInfo("error " + std::string(error) + " for document client " +
+                 req.client_id.substr(0, 256) + " shown, not redirected (not yet seen by a user)");
+    std::string text = "The application's sign-in request could not be completed (" +
+                       std::string(error) +
+                       (description.empty() ? std::string() : ": " + std::string(description)) +
+                       "). Return to the application and try again.";
+    if (error == "temporarily_unavailable") {
+      respondErrorPage(503, "Try again", text);
+    } else {
+      respondErrorPage(400, "Request refused", text);
+    }
+    return;
+  }
   std::vector<std::pair<std::string, std::string>> params = {{"error", std::string(error)}};
   if (!description.empty()) params.emplace_back("error_description", std::string(description));
   redirectToClient(config, req, std::move(params), status);
@@ -152,6 +167,7 @@ void continueAuthorization(const Config& config, const Client& client, PendingAu
                            const Session& session, int status) {
   switch (consentNeeded(config, client, req, session)) {
     case ConsentNeed::NotNeeded:
+      req.client_seen = true;  // approved before (or first party)
       break;
     case ConsentNeed::Needed:
       if (req.prompt_none) {

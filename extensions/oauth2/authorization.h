@@ -48,6 +48,12 @@ struct PendingAuthorization {
   std::string csrf;         // the consent form's token, once the page was shown
   std::string consent_sub;  // who the consent page was shown to
   std::string dpop_jkt;     // RFC 9449 §10: the DPoP key the code is bound to; empty: none
+  // The client is known only from its Client Identifier Document: anyone may publish one, so
+  // its redirect URIs are not trusted with errors until the user has seen the client.
+  bool from_document = false;
+  // The signed-in user has seen the client on the consent page (approved or denied) or
+  // approved it before. Not stored: each step establishes it again.
+  bool client_seen = false;
 };
 
 Store savePending(const PendingAuthorization& p);
@@ -67,7 +73,9 @@ Store takePending(std::string_view id, PendingAuthorization& out);
 void redirectToClient(const Config& config, const PendingAuthorization& req,
                       std::vector<std::pair<std::string, std::string>> params, int status);
 
-// An authorization error response (RFC 6749 §4.1.2.1) to the client.
+// An authorization error response (RFC 6749 §4.1.2.1) to the client; for a client from a
+// Client Identifier Document the user has not seen yet, an error page on our own origin
+// instead (RFC 9700 §4.11.2: we are no open redirector for whoever publishes a document).
 void redirectError(const Config& config, const PendingAuthorization& req, std::string_view error,
                    std::string_view description, int status);
 

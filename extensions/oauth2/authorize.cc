@@ -3,7 +3,8 @@
 //
 // Errors before the client and redirect_uri are established (unknown client, unregistered
 // or malformed redirect_uri, unreadable query) are a 400 page and never a redirect; later
-// errors go back to the client as ?error=…&state=…&iss=….
+// errors go back to the client as ?error=…&state=…&iss=… — but for a client known only
+// from its Client Identifier Document, only once the user has seen it (redirectError).
 
 #include "authorization.h"
 #include "clients.h"
@@ -106,6 +107,7 @@ void handleAuthorize(const Config& config) {
   PendingAuthorization req;
   req.client_id = client.id;
   req.redirect_uri = *redirect_uri;
+  req.from_document = client.from_document;
 
   // 2. Everything else is answered at the redirect URI.
   std::optional<std::string> state;
@@ -269,6 +271,7 @@ void handleAuthorizeResume(const Config& config) {
   if (!loadPendingOrRespond(p, req)) return;
   Client client;
   if (!loadPendingClientOrRespond(req, client)) return;
+  req.from_document = req.from_document || client.from_document;
   if (!redirectUriAllowed(client.redirect_uris, req.redirect_uri)) {
     respondErrorPage(400, "Invalid redirect",
                      "The redirect address is no longer registered for this application.");

@@ -47,6 +47,13 @@ std::optional<Config> loadConfig() {
     }
     i = end + 1;
   }
+  std::string introspectors = sdk::settingOr("introspectors", "");
+  for (size_t a = 0; a < introspectors.size();) {
+    size_t end = introspectors.find_first_of(" \t\n,", a);
+    if (end == std::string::npos) end = introspectors.size();
+    if (end > a) c.introspectors.push_back(introspectors.substr(a, end - a));
+    a = end + 1;
+  }
   return c;
 }
 

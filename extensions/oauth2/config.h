@@ -20,6 +20,9 @@
 //                             identifier document) is kept, default 300
 //   webid_clients             client_credentials clients that act for a WebID, as
 //                             whitespace-separated "client_id=webid" pairs, default none
+//   introspectors             client_ids (whitespace-separated) that may introspect any
+//                             access token, default none; otherwise only the token's own
+//                             client and the clients its `aud` names get its claims
 // A malformed number falls back to its default (logged at warn).
 #ifndef HABANERO_EXTENSIONS_OAUTH2_CONFIG_H_
 #define HABANERO_EXTENSIONS_OAUTH2_CONFIG_H_
@@ -53,6 +56,14 @@ struct Config {
   std::string solid_audience = "solid";
   int64_t webid_cache_ttl = 300;
   std::vector<std::pair<std::string, std::string>> webid_clients;  // (client_id, webid)
+  std::vector<std::string> introspectors;  // may introspect every access token
+
+  bool isIntrospector(std::string_view client_id) const {
+    for (const auto& c : introspectors) {
+      if (c == client_id) return true;
+    }
+    return false;
+  }
 
   std::string endpoint(std::string_view path) const { return base + std::string(path); }
 };

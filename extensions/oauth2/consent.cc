@@ -67,6 +67,7 @@ void handleConsent(const Config& config) {
         return takePending(r.id, taken) == Store::Ok && taken.csrf == r.csrf;
       });
   if (!approve) return;
+  req.client_seen = true;  // the user has just decided about this client
   if (!*approve) {
     redirectError(config, req, "access_denied", "the user denied the request", 303);
     return;

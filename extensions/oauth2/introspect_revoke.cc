@@ -1,9 +1,12 @@
 // Token introspection (RFC 7662) and revocation (RFC 7009).
 //
-// Introspection is for confidential (authenticated) clients. Access tokens (JWT or opaque)
-// are reported to any of them, with token_type "DPoP" and cnf.jkt when DPoP-bound (RFC 9449
-// §6.2); a refresh token only to the client it was issued to.
-// Anything invalid, expired, revoked or unknown is {"active":false}.
+// Introspection is for confidential (authenticated) clients. An access token (JWT or opaque)
+// is reported only to the client it was issued to, to a resource server its `aud` names,
+// and to the clients the operator lists in the setting `introspectors` (RFC 7662 §4: the
+// server decides who may learn what), with token_type "DPoP" and cnf.jkt when DPoP-bound
+// (RFC 9449 §6.2); a refresh token only to the client it was issued to.
+// Anything invalid, expired, revoked, unknown or not the caller's to see is
+// {"active":false}, the same answer byte for byte.
 //
 // Revocation accepts public clients by client_id. A refresh token revokes its whole family
 // (and the family's access tokens); an access token is revoked by jti. A token that is
@@ -53,6 +56,22 @@ bool prepare(bool allow_public, ClientAuth& auth, std::optional<std::string>& to
 
 void respondInactive() { respondJson(200, Json{{"active", false}}); }
 
+// Whether `caller` may read the claims of an access token: its own client, an audience it
+// names (a resource server), or an operator-listed introspector.
+bool mayIntrospect(const Config& config, const Json& claims, std::string_view caller) {
+  if (jsonString(claims, "client_id").value_or("") == caller) return true;
+  if (config.isIntrospector(caller)) return true;
+  auto aud = claims.find("aud");
+  if (aud == claims.end()) return false;
+  if (aud->is_string()) return aud->get<std::string>() == caller;
+  if (aud->is_array()) {
+    for (const auto& a : *aud) {
+      if (a.is_string() && a.get<std::string>() == caller) return true;
+    }
+  }
+  return false;
+}
+
 // An active refresh token's record, if `token` is one issued to `client_id`.
 Store activeRefresh(std::string_view token, std::string_view client_id, int64_t now,
                     RefreshRecord& rec, std::string& hash) {
@@ -80,6 +99,11 @@ void handleIntrospect(const Config& config) {
   AccessTokenInfo info;
   switch (verifyAccessToken(config, *token, now, info)) {
     case TokenCheck::Valid: {
+      if (!mayIntrospect(config, info.claims, auth.client.id)) {
+        sdk::logInfo("introspection of another client's access token by " +
+                     auth.client.id.substr(0, 128) + " answered inactive");
+        return respondInactive();
+      }
       Json out = info.claims;
       out["active"] = true;
       out["token_type"] = info.jkt.empty() ? "Bearer" : "DPoP";

@@ -9,24 +9,37 @@
 //                          200  "Email or password is incorrect." (unknown email or wrong
 //                               password: the host makes both cost the same; the page is the
 //                               same, byte for byte)
-//                          429  the same text, once `max_failures` failures for this email or
-//                               `max_failures_per_ip` for this client address fall within
-//                               `failure_window_s`; the password is then not checked at all
+//                          429  the same text with Retry-After, while a wait is due (below);
+//                               the password is then not checked at all
 //                          400  a field missing, duplicated or not UTF-8
 //                        A cross-site post (Sec-Fetch-Site) is a 403 page. The rt binds the
 //                        form to one pending attempt, so a post without a live one is a 400.
 //   anything else        405 (other methods) or 404 (the router: other paths).
 //
-// Failure counters live in this extension's kv: "fail/email/<sha256 hex of the lower-cased
-// email>" and "fail/ip/<address>", each "<count> <window start ms>", updated with
-// compare-and-set and expiring with the window. A successful sign-in clears the email's.
+// Throttling (NIST SP 800-63B §5.2.2): wrong passwords are counted per account and source
+// address together, per source address, and per account from all sources. Past its free
+// failures, each count asks for a wait after the last failure that doubles with further
+// failures, up to a cap — never a lock: a wrong guess costs its source more and more time,
+// while the real user elsewhere is slowed at most by the account's short cap, and the
+// other sign-in methods (the email link: another extension, its own counters) stay open.
+//   account+source  `max_failures` free (default 5), then 30 s doubling per failure, up
+//                   to `max_delay_s` (default 900)
+//   source          `max_failures_per_ip` free (default 20), then the same
+//   account         `max_failures_per_account` free (default 10), then 1 s doubling every
+//                   5 failures, up to `max_account_delay_s` (default 60)
+// Failures are forgotten `failure_memory_s` (default 86400) after the last one; a
+// successful sign-in clears the account's (with this source and from everywhere).
+//
+// Failure records live in this extension's kv: "fail/pair/<sha256 hex of the lower-cased
+// email>/<address>", "fail/ip/<address>" and "fail/email/<sha256 hex>", each "<count>
+// <last failure ms>" (<habanero/counters.hh>, Failures), updated with compare-and-set.
 //
 // Every page comes from the guest library's one shell (<habanero/page.hh>): no script, the
 // host's one stylesheet, one Content-Security-Policy. All text from the request or the attempt
 // is HTML-escaped.
 //
-// Settings: max_failures (default 5), max_failures_per_ip (default 20), failure_window_s
-// (default 900), each a positive integer.
+// Settings: max_failures, max_failures_per_ip, max_failures_per_account, max_delay_s,
+// max_account_delay_s, failure_memory_s, each a positive integer (defaults above).
 #include <habanero.hh>
 #include <habanero/counters.hh>
 #include <habanero/form.hh>
@@ -37,6 +50,7 @@
 #include <habanero/settings.hh>
 #include <habanero/text.hh>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -52,7 +66,13 @@ constexpr std::string_view kGenericFailure = "Email or password is incorrect.";
 constexpr std::string_view kMissingFields = "Enter your email address and password.";
 constexpr int64_t kDefaultMaxFailures = 5;
 constexpr int64_t kDefaultMaxFailuresPerIp = 20;
-constexpr int64_t kDefaultWindowS = 15 * 60;
+constexpr int64_t kDefaultMaxFailuresPerAccount = 10;
+constexpr int64_t kDefaultMaxDelayS = 15 * 60;
+constexpr int64_t kDefaultMaxAccountDelayS = 60;
+constexpr int64_t kDefaultMemoryS = 24 * 3600;
+constexpr int64_t kFirstDelayMs = 30'000;         // account+source and source
+constexpr int64_t kFirstAccountDelayMs = 1'000;   // account from all sources
+constexpr int64_t kAccountGrowEvery = 5;
 constexpr size_t kMaxEmail = 320;      // longer is never a registered address
 constexpr size_t kMaxPassword = 4096;  // longer is refused before any hashing
 constexpr size_t kMaxHint = 320;
@@ -96,15 +116,24 @@ std::string hintOf(const Json& attempt) {
 // ---- failure counters ---------------------------------------------------------------------
 
 struct Limits {
-  int64_t perEmail;
-  int64_t perIp;
-  int64_t windowMs;
+  Backoff pair;     // this account from this source
+  Backoff ip;       // this source, any account
+  Backoff account;  // this account, any source
+  int64_t memoryMs;
 };
 
 Limits limits() {
-  return Limits{positiveSetting("max_failures", kDefaultMaxFailures),
-                positiveSetting("max_failures_per_ip", kDefaultMaxFailuresPerIp),
-                positiveSetting("failure_window_s", kDefaultWindowS) * 1000};
+  int64_t maxDelayMs = positiveSetting("max_delay_s", kDefaultMaxDelayS) * 1000;
+  Limits l;
+  l.pair = Backoff{positiveSetting("max_failures", kDefaultMaxFailures), 1, kFirstDelayMs,
+                   maxDelayMs};
+  l.ip = Backoff{positiveSetting("max_failures_per_ip", kDefaultMaxFailuresPerIp), 1,
+                 kFirstDelayMs, maxDelayMs};
+  l.account = Backoff{positiveSetting("max_failures_per_account", kDefaultMaxFailuresPerAccount),
+                      kAccountGrowEvery, kFirstAccountDelayMs,
+                      positiveSetting("max_account_delay_s", kDefaultMaxAccountDelayS) * 1000};
+  l.memoryMs = positiveSetting("failure_memory_s", kDefaultMemoryS) * 1000;
+  return l;
 }
 
 std::string emailKey(std::string_view email) {
@@ -112,6 +141,10 @@ std::string emailKey(std::string_view email) {
 }
 
 std::string ipKey(std::string_view ip) { return "fail/ip/" + std::string(ip.substr(0, 64)); }
+
+std::string pairKey(std::string_view email, std::string_view ip) {
+  return "fail/pair/" + sha256Hex(asciiLower(email)) + "/" + std::string(ip.substr(0, 64));
+}
 
 // ---- handlers -----------------------------------------------------------------------------
 
@@ -152,24 +185,25 @@ void handlePost() {
   std::string ip = sdk::request(sdk::Field::RemoteAddr);
   std::string eKey = emailKey(email);
   std::string iKey = ipKey(ip);
-  Counter byEmail, byIp;
-  if (readCounter(eKey, *now, lim.windowMs, byEmail) != sdk::Result::Ok ||
-      readCounter(iKey, *now, lim.windowMs, byIp) != sdk::Result::Ok) {
+  std::string pKey = pairKey(email, ip);
+  Failures byPair, byIp, byEmail;
+  if (readFailures(pKey, *now, lim.memoryMs, byPair) != sdk::Result::Ok ||
+      readFailures(iKey, *now, lim.memoryMs, byIp) != sdk::Result::Ok ||
+      readFailures(eKey, *now, lim.memoryMs, byEmail) != sdk::Result::Ok) {
     respondUnavailablePage();
     return;
   }
-  if (byEmail.count >= lim.perEmail || byIp.count >= lim.perIp) {
-    int64_t until = 0;
-    if (byEmail.count >= lim.perEmail) until = windowEndMs(byEmail, lim.windowMs);
-    if (byIp.count >= lim.perIp && windowEndMs(byIp, lim.windowMs) > until) {
-      until = windowEndMs(byIp, lim.windowMs);
-    }
-    int64_t retryS = (until - *now + 999) / 1000;
-    if (retryS < 1) retryS = 1;
-    sdk::logWarn("too many failed sign-ins (" +
-                 std::string(byIp.count >= lim.perIp ? "address " : "email ") + "limit) from " +
-                 ip.substr(0, 64));
-    sdk::addHeader("retry-after", std::to_string(retryS));
+  int64_t waitPair = waitMs(byPair, lim.pair, *now);
+  int64_t waitIp = waitMs(byIp, lim.ip, *now);
+  int64_t waitAccount = waitMs(byEmail, lim.account, *now);
+  int64_t wait = std::max({waitPair, waitIp, waitAccount});
+  if (wait > 0) {
+    std::string_view which = wait == waitIp        ? "address"
+                             : wait == waitPair    ? "account and address"
+                                                   : "account";
+    sdk::logWarn("failed sign-ins: " + std::string(which) + " must wait " +
+                 std::to_string((wait + 999) / 1000) + " s; from " + ip.substr(0, 64));
+    sdk::addHeader("retry-after", std::to_string((wait + 999) / 1000));
     formPage(429, rt, shown, kGenericFailure);
     return;
   }
@@ -180,11 +214,11 @@ void handlePost() {
     rv = verifyPassword(email, password, subject);
   }
   if (rv == sdk::Result::Mismatch) {
-    sdk::Result b1 = bumpCounter(eKey, *now, lim.windowMs);
-    sdk::Result b2 = bumpCounter(iKey, *now, lim.windowMs);
-    if (b1 != sdk::Result::Ok || b2 != sdk::Result::Ok) {
-      sdk::logError("could not record a failed sign-in: " +
-                    std::string(sdk::resultName(b1 != sdk::Result::Ok ? b1 : b2)));
+    for (const std::string* key : {&pKey, &iKey, &eKey}) {
+      sdk::Result b = recordFailure(*key, *now, lim.memoryMs);
+      if (b != sdk::Result::Ok) {
+        sdk::logError("could not record a failed sign-in: " + std::string(sdk::resultName(b)));
+      }
     }
     sdk::logInfo("failed sign-in from " + ip.substr(0, 64));
     formPage(200, rt, shown, kGenericFailure);
@@ -206,6 +240,7 @@ void handlePost() {
     respondUnavailablePage();
     return;
   }
+  sdk::kvRemove(pKey);
   sdk::kvRemove(eKey);
   sdk::logInfo("signed in " + subject.substr(0, 128) + " from " + ip.substr(0, 64));
   // The host has made the response: the new session cookie and the redirect to return_to.

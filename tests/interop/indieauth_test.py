@@ -15,6 +15,7 @@ server on loopback (`localhost` for client_ids that must be fetched: the standar
 fetching a client_id on 127.0.0.1); the server runs with [outbound] allow_loopback = true and
 the indieauth setting allow_loopback_profiles = true, both development switches.
 """
+import html
 import http.server
 import json
 import re
@@ -194,21 +195,14 @@ class IndieAuthTestBase(hi.ServerTestCase):
             self.assertIn(text, r.text, hi.exchange(r))
         return r
 
-    def assertRedirectError(self, flow, error, description=None):
-        """The request is refused at the client's redirect URI with state and iss."""
-        r = requests.get(flow.url, allow_redirects=False, timeout=30)
-        self.assertEqual(r.status_code, 302, hi.exchange(r))
-        location = r.headers["Location"]
-        self.assertTrue(location.startswith(flow.redirect_uri), location)
-        q = hi.query_of(location)
-        self.assertEqual(q.get("error"), error, location)
-        self.assertEqual(q.get("iss"), self.server.base, location)
-        if flow.state:
-            self.assertEqual(q.get("state"), flow.state, location)
+    def assertRefusedOnOurPage(self, flow, error, description=None):
+        """The request is refused with a page on the server's origin, never a redirect: the
+        user has not seen the client yet, and anyone can name any URL as client_id (issue 16,
+        RFC 9700 §4.11.2)."""
+        r = self.assertErrorPage(flow.url, 400, error)
         if description:
-            self.assertIn(description, q.get("error_description", ""), location)
-        self.assertNotIn("code", q)
-        return q
+            self.assertIn(description, r.text, hi.exchange(r))
+        return r
 
     def introspect(self, token, auth="bearer"):
         headers = {"Accept": "application/json"}
@@ -507,23 +501,35 @@ class IndieAuthTest(IndieAuthTestBase):
     # ---- the authorization request --------------------------------------------------------------
 
     def test_pkce_is_required(self):
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, pkce=False),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, pkce=False),
                                  "invalid_request", "PKCE")
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, method="plain"),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, method="plain"),
                                  "invalid_request", "S256")
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, method=None),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, method=None),
                                  "invalid_request", "S256")
         f = Flow(self.server, self.app_id, self.app_cb, method="plain",
                  code_challenge=hi.pkce_pair()[0])
-        self.assertRedirectError(f, "invalid_request")
+        self.assertRefusedOnOurPage(f, "invalid_request")
 
     def test_state_and_response_type(self):
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, state=""),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, state=""),
                                  "invalid_request", "state")
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, response_type="id"),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, response_type="id"),
                                  "unsupported_response_type")
-        self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, response_type="token"),
+        self.assertRefusedOnOurPage(Flow(self.server, self.app_id, self.app_cb, response_type="token"),
                                  "unsupported_response_type")
+
+    def test_no_open_redirect_for_an_arbitrary_client(self):
+        # Issue 16: any URL is a client_id, and its own origin is an allowed redirect; an
+        # error for it used to be redirected there before anything about the client was known.
+        for client_id, target in (("http://127.0.0.1:9/", "http://127.0.0.1:9/phish"),
+                                  (self.app_id, self.app_cb)):
+            for extra in ({"response_type": "token"}, {"response_type": "code", "pkce": False},
+                          {"response_type": "code", "me": "mailto:x@example.com"}):
+                with self.subTest(client_id=client_id, extra=extra):
+                    flow = Flow(self.server, client_id, target, **extra)
+                    r = self.assertErrorPage(flow.url, 400)
+                    self.assertNotIn(target, r.headers.get("Location", ""))
 
     def test_bad_me_forms_are_refused(self):
         cases = {
@@ -541,10 +547,10 @@ class IndieAuthTest(IndieAuthTestBase):
         }
         for me, why in cases.items():
             with self.subTest(me=me):
-                q = self.assertRedirectError(Flow(self.server, self.app_id, self.app_cb, me=me),
-                                             "invalid_request")
-                self.assertIn("me ", q.get("error_description", ""))
-                self.assertIn(why, q.get("error_description", ""))
+                r = self.assertRefusedOnOurPage(
+                    Flow(self.server, self.app_id, self.app_cb, me=me), "invalid_request")
+                self.assertIn("me ", r.text)
+                self.assertIn(html.escape(why), r.text)
 
     def test_valid_me_hint_is_canonicalised_and_only_a_hint(self):
         f = Flow(self.server, self.app_id, self.app_cb, me="HTTPS://Example.COM")

@@ -206,15 +206,17 @@ TEST_F(IndieAuthFlow, RefreshRotatesAndTokensExpire) {
 
 TEST_F(IndieAuthFlow, PkceIsRequiredAndChecked) {
   browser.signIn("u1");
-  // Missing or plain: invalid_request at the redirect URI.
+  // Missing or plain: invalid_request, shown on our page (the user has not seen the client).
   std::string no_pkce = kMount + "/auth?response_type=code&client_id=" + ht::urlEncode(kClient) +
                         "&redirect_uri=" + ht::urlEncode(kRedirect) + "&state=s";
   ht::Response r = browser.get(no_pkce);
-  ASSERT_EQ(r.status, 302);
-  EXPECT_EQ(ht::queryParams(r.location())["error"], "invalid_request");
+  ASSERT_EQ(r.status, 400);
+  EXPECT_EQ(r.location(), "");
+  EXPECT_NE(r.body.find("invalid_request"), std::string::npos) << r.body;
   r = browser.get(no_pkce + "&code_challenge=" + challenge(kVerifier) +
                   "&code_challenge_method=plain");
-  EXPECT_EQ(ht::queryParams(r.location())["error"], "invalid_request");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("S256"), std::string::npos) << r.body;
   // A wrong or missing verifier does not redeem (and uses the code up).
   EXPECT_EQ(json(redeem("/token", codeOf(authorize()), kVerifier + "x"))["error"], "invalid_grant");
   EXPECT_EQ(json(redeem("/token", codeOf(authorize()), ""))["error"], "invalid_grant");
@@ -251,6 +253,40 @@ TEST_F(IndieAuthFlow, BadRedirectUrisAreAnErrorPageNeverARedirect) {
                                        {"redirect_uri", "https://other.example/cb"},
                                        {"code_verifier", kVerifier}});
   EXPECT_EQ(json(r)["error"], "invalid_grant");
+}
+
+// Issue 16 / RFC 9700 §4.11.2: any URL can be a client_id, so before the user has seen the
+// client on the consent page no error is redirected, not even to the client's own origin.
+TEST_F(IndieAuthFlow, ErrorsForAnArbitraryClientAreAPageNotARedirect) {
+  const std::string attacker = "https://attacker.example/";
+  const std::string phish = "https://attacker.example/phish";
+  host.fetch_answers[attacker] = {.result = HABANERO_UNAVAILABLE};
+  auto url = [&](const std::string& extra) {
+    return kMount + "/auth?client_id=" + ht::urlEncode(attacker) +
+           "&redirect_uri=" + ht::urlEncode(phish) + "&state=s" + extra;
+  };
+  std::string pkce = "&code_challenge=" + challenge(kVerifier) + "&code_challenge_method=S256";
+  for (const std::string& extra : std::vector<std::string>{"&response_type=token", "&response_type=code",
+                            "&response_type=code&me=mailto:x" + pkce,
+                            "&response_type=code&scope=a%00b" + pkce}) {
+    ht::Response r = browser.get(url(extra));
+    EXPECT_EQ(r.status, 400) << extra;
+    EXPECT_EQ(r.location(), "") << extra;
+  }
+  // Without a session, a sign-in that does not complete: a page on resume, too.
+  ht::Response r = browser.get(url("&response_type=code" + pkce));
+  ASSERT_EQ(r.location().rfind("/login?rt=", 0), 0u) << r.status << r.body;
+  r = browser.get(host.login_requests.back().return_to);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.location(), "");
+  // Once the user has seen it, a denial goes back to the client.
+  browser.signIn("u1");
+  r = browser.get(url("&response_type=code" + pkce));
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = decide(r, "deny");
+  ASSERT_EQ(r.status, 303);
+  EXPECT_EQ(r.location().rfind(phish + "?", 0), 0u) << r.location();
+  EXPECT_EQ(ht::queryParams(r.location())["error"], "access_denied");
 }
 
 TEST_F(IndieAuthFlow, ClientDiscoveryFollowsTheFetchedDocument) {

@@ -369,8 +369,8 @@ TEST_F(OAuth2Flow, PublicClientLoopbackOpaque) {
   std::string at = t["access_token"];
   EXPECT_EQ(at.size(), 43u);  // opaque
   EXPECT_EQ(userinfo(at).status, 200);
-  EXPECT_EQ(introspect(at)["active"], true);
-  EXPECT_EQ(introspect(at)["client_id"], "pub");
+  // Another client's access token: rp is neither its client nor its audience.
+  EXPECT_EQ(introspect(at), Json({{"active", false}}));
   // Refresh token of another client is not visible to rp.
   EXPECT_EQ(introspect(t["refresh_token"])["active"], false);
   // Revoke by the public client.
@@ -530,6 +530,140 @@ TEST_F(OAuth2Flow, RevokeJwtAccessToken) {
   EXPECT_EQ(r.status, 401);
   r = call("POST", "/revoke", basic("rp", "s3cret"), "");
   EXPECT_EQ(r.status, 400);
+}
+
+// Issue 16: a confidential client reads only its own access tokens' claims, those whose aud
+// names it (a resource server), or every token when the operator lists it in introspectors.
+TEST_F(OAuth2Flow, IntrospectionOnlyForTheTokensClientAudienceOrIntrospectors) {
+  host.addClient(R"({"client_id":"rs","name":"Resource","public":false,
+    "redirect_uris":[],"grant_types":["client_credentials"]})", "rssecret");
+  host.addClient(R"({"client_id":"other","name":"Other","public":false,
+    "redirect_uris":[],"grant_types":["client_credentials"]})", "othersecret");
+  auto asClient = [&](const std::string& id, const std::string& secret, const std::string& t) {
+    FakeResponse r = call("POST", "/introspect", basic(id, secret), form({{"token", t}}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body);
+  };
+  auto p = pkce();
+  std::string loc = run(authorizeUrl("rp", kRedirect, "openid email", p.challenge));
+  std::string at = redeem(queryOf(loc)["code"], p.verifier)["access_token"];
+  // Its own client sees the claims.
+  Json own = asClient("rp", "s3cret", at);
+  EXPECT_EQ(own["active"], true);
+  EXPECT_EQ(own["sub"], "u1");
+  // Another confidential client learns nothing, not even that the token exists.
+  EXPECT_EQ(asClient("other", "othersecret", at), Json({{"active", false}}));
+  EXPECT_EQ(asClient("rs", "rssecret", at), Json({{"active", false}}));
+  // The operator's introspectors see every token.
+  host.settings["introspectors"] = "rs  elsewhere";
+  EXPECT_EQ(asClient("rs", "rssecret", at)["active"], true);
+  EXPECT_EQ(asClient("rs", "rssecret", at)["sub"], "u1");
+  EXPECT_EQ(asClient("other", "othersecret", at), Json({{"active", false}}));
+  host.settings.erase("introspectors");
+  // A resource server the token's audience names sees it.
+  host.settings["access_token_audience"] = "rs";
+  loc = run(authorizeUrl("rp", kRedirect, "openid email", p.challenge));
+  std::string for_rs = redeem(queryOf(loc)["code"], p.verifier)["access_token"];
+  EXPECT_EQ(jwtPart(for_rs, 1)["aud"], "rs");
+  EXPECT_EQ(asClient("rs", "rssecret", for_rs)["active"], true);
+  EXPECT_EQ(asClient("other", "othersecret", for_rs), Json({{"active", false}}));
+  EXPECT_EQ(asClient("rp", "s3cret", for_rs)["active"], true);
+}
+
+// Issue 16 / RFC 9700 §4.11.2: a Client Identifier Document anyone can publish does not make
+// /authorize an open redirector. Until the user has seen the client, its errors (prompt=none
+// included) are a page on our origin; after consent they go back to the client as usual.
+TEST_F(OAuth2Flow, DocumentClientErrorsAreNotRedirectedBeforeTheUserSawIt) {
+  const std::string doc_url = "https://evil.example/client.jsonld";
+  const std::string evil_cb = "https://evil.example/phish";
+  host.fetch_answers[doc_url] = {
+      .content_type = "application/ld+json",
+      .body = Json{{"client_id", doc_url},
+                   {"client_name", "Solid App"},
+                   {"redirect_uris", {evil_cb}},
+                   {"scope", "openid webid offline_access"}}
+                  .dump(),
+  };
+  auto p = pkce();
+  auto url = [&](const std::string& extra) {
+    return "/authorize?client_id=" + percentEncode(doc_url) + "&redirect_uri=" +
+           percentEncode(evil_cb) + "&state=s1" + extra;
+  };
+  const std::string good = "&response_type=code&scope=openid%20webid&code_challenge=" +
+                           p.challenge + "&code_challenge_method=S256";
+  auto assertPage = [&](const FakeResponse& r, const std::string& error) {
+    SCOPED_TRACE(error);
+    EXPECT_EQ(r.status, 400) << r.header("location");
+    EXPECT_EQ(r.header("location"), "");
+    EXPECT_NE(r.header("content-type").find("text/html"), std::string::npos);
+    EXPECT_NE(r.body.find(error), std::string::npos) << r.body;
+  };
+  // Errors in the request itself: a page, never the document's redirect URI.
+  assertPage(call("GET", url("&response_type=token")), "unsupported_response_type");
+  assertPage(call("GET", url("&response_type=code&scope=openid")), "PKCE");
+  assertPage(call("GET", url(good + "&response_mode=fragment")), "invalid_request");
+  // prompt=none without a session, and with a session that never approved the client.
+  assertPage(call("GET", url(good + "&prompt=none")), "login_required");
+  login(100);
+  assertPage(call("GET", url(good + "&prompt=none")), "consent_required");
+  // A login that did not complete (the old session comes back), on resume: a page too.
+  FakeResponse r = call("GET", url(good + "&prompt=login"));
+  ASSERT_EQ(r.header("location").rfind("/login?rt=", 0), 0u) << r.status << r.body;
+  assertPage(call("GET", loginReturnTo()), "login_required");
+  // A registered client's errors still go back to it.
+  r = call("GET", authorizeUrl("rp", kRedirect, "openid", p.challenge, "&response_type=x"));
+  EXPECT_EQ(r.status, 302);
+  // Once the user has seen the client on the consent page, a denial goes back to it ...
+  std::string loc = run(url(good), /*approve=*/false);
+  EXPECT_EQ(loc.rfind(evil_cb, 0), 0u) << loc;
+  EXPECT_EQ(queryOf(loc)["error"], "access_denied");
+  // ... an approval brings a code, and later prompt=none answers at the client.
+  loc = run(url(good));
+  EXPECT_FALSE(queryOf(loc)["code"].empty()) << loc << last_.body;
+  r = call("GET", url(good + "&prompt=none"));
+  ASSERT_EQ(r.status, 302) << r.body;
+  EXPECT_FALSE(queryOf(r.header("location"))["code"].empty()) << r.header("location");
+}
+
+// Issue 16: relying parties (oauth2-proxy) refuse users whose email_verified is false. The
+// host marks the address verified once a login proved it (an email link: amr "otp" from
+// magic-email; the phone after an SMS code: amr "sms"); the next ID token and userinfo
+// answer must carry what user_get says, not a constant.
+TEST_F(OAuth2Flow, VerifiedClaimsFollowTheUserRecord) {
+  host.settings["first_party_skip_consent"] = "true";
+  host.addClient(R"({"client_id":"fp2","name":"First","public":false,
+    "redirect_uris":["https://fp.example/cb"],"grant_types":["authorization_code"],
+    "scopes":["openid","email","phone"],"first_party":true})", "fp2secret");
+  auto tokens = [&]() {
+    auto p = pkce();
+    std::string loc = run(authorizeUrl("fp2", "https://fp.example/cb", "openid email phone",
+                                       p.challenge));
+    std::vector<std::pair<std::string, std::string>> f = {
+        {"grant_type", "authorization_code"}, {"code", queryOf(loc)["code"]},
+        {"redirect_uri", "https://fp.example/cb"}, {"code_verifier", p.verifier}};
+    FakeResponse r = call("POST", "/token", basic("fp2", "fp2secret"), form(f));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body);
+  };
+  host.addUser({.sub = "u1", .email = "alice@example.com", .name = "Alice",
+                .phone_number = "+15550100", .email_verified = false,
+                .phone_number_verified = false});
+  Json t = tokens();
+  Json id = jwtPart(t["id_token"], 1);
+  EXPECT_EQ(id["email"], "alice@example.com");
+  EXPECT_EQ(id["email_verified"], false);
+  EXPECT_EQ(id["phone_number_verified"], false);
+  // The host has marked both verified (an email link, then an SMS code, proved them).
+  host.addUser({.sub = "u1", .email = "alice@example.com", .name = "Alice",
+                .phone_number = "+15550100", .email_verified = true,
+                .phone_number_verified = true});
+  t = tokens();
+  id = jwtPart(t["id_token"], 1);
+  EXPECT_EQ(id["email_verified"], true);
+  EXPECT_EQ(id["phone_number_verified"], true);
+  Json info = Json::parse(userinfo(t["access_token"]).body);
+  EXPECT_EQ(info["email_verified"], true);
+  EXPECT_EQ(info["phone_number_verified"], true);
 }
 
 TEST_F(OAuth2Flow, NoIssuerIsNotAConfigurationCrash) {

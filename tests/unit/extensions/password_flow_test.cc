@@ -1,13 +1,16 @@
 // The password authenticator's flows (extensions/password), its sources compiled natively
 // against the SDK test kit (sdk/testing/fake_host.h): the sign-in page, a right password
 // completing the login, wrong passwords and unknown users answered alike, cross-site posts
-// and foreign or missing login attempts refused, the per-email and per-address failure limits
-// (the password is then not checked at all), and bad form input answered with 4xx.
+// and foreign or missing login attempts refused, growing delays after wrong passwords per
+// account and source, per source and per account (the password is then not checked at all;
+// never a lockout), and bad form input answered with 4xx.
 // The real host with Argon2id: tests/interop (password_test.py).
 #include <gtest/gtest.h>
 #include <habanero.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "fake_host.h"
 
@@ -129,45 +132,104 @@ TEST_F(PasswordFlow, CrossSitePostsAndForeignAttemptsAreRefused) {
   EXPECT_EQ(r.status, 303);
 }
 
-TEST_F(PasswordFlow, TooManyFailuresForAnEmailLockItForTheWindow) {
+// Issue 16 / NIST SP 800-63B §5.2.2: wrong passwords from one source slow that source down
+// for that account with a doubling wait, up to a cap, but never lock the real user out.
+TEST_F(PasswordFlow, WrongPasswordsSlowTheirSourceAndNeverLockTheRealUserOut) {
   host.settings["max_failures"] = "3";
-  host.settings["failure_window_s"] = "60";
-  std::string rt = browser.startLogin(kReturnTo);
+  ht::Browser attacker(host, "198.51.100.9");
+  // The free failures.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(signIn(browser, rt, "ana@example.com", "guess" + std::to_string(i)).status, 200);
+    std::string rt = attacker.startLogin(kReturnTo);
+    EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "guess" + std::to_string(i)).status, 200);
   }
   EXPECT_EQ(host.password_checks, 3);
-  // Locked: even the right password is not checked.
-  ht::Response r = signIn(browser, rt, "ana@example.com", "correct horse");
-  EXPECT_EQ(r.status, 429);
-  EXPECT_EQ(r.header("retry-after"), "60");
-  EXPECT_TRUE(contains(r.body, "Email or password is incorrect."));
-  EXPECT_EQ(host.password_checks, 3);
+  // Then a wait before each further guess, doubling, capped at max_delay_s (900): not even
+  // the right password is checked meanwhile.
+  std::vector<int> waits;
+  for (int i = 0; i < 6; ++i) {
+    std::string rt = attacker.startLogin(kReturnTo);
+    ht::Response r = signIn(attacker, rt, "ana@example.com", "correct horse");
+    ASSERT_EQ(r.status, 429) << i;
+    EXPECT_TRUE(contains(r.body, "Email or password is incorrect."));
+    waits.push_back(std::stoi(r.header("retry-after")));
+    host.advance(waits.back() * 1000LL - 1000);
+    rt = attacker.startLogin(kReturnTo);  // (a login attempt lives 10 minutes)
+    EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "guess").status, 429);  // too soon
+    host.advance(1000);
+    EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "guess" + std::to_string(i)).status, 200);
+  }
+  EXPECT_EQ(waits, (std::vector<int>{30, 60, 120, 240, 480, 900}));
+  EXPECT_EQ(host.password_checks, 9);
   EXPECT_TRUE(host.logins.empty());
-  // Another email from the same address is not locked by it.
-  EXPECT_EQ(signIn(browser, rt, "bo@example.com", "wrong").status, 200);
-  // The window passes (the attempt outlives it here: attempts last 10 minutes).
-  host.advance(30'000);
-  EXPECT_EQ(signIn(browser, rt, "ana@example.com", "correct horse").status, 429);
-  host.advance(30'000);
-  r = signIn(browser, rt, "ana@example.com", "correct horse");
+  // The real user, elsewhere, signs in at once: the attacker's failures are its own.
+  std::string rt = browser.startLogin(kReturnTo);
+  ht::Response r = signIn(browser, rt, "ana@example.com", "correct horse");
   EXPECT_EQ(r.status, 303) << r.body;
   ASSERT_EQ(host.logins.size(), 1u);
+  // The attacker's wait stays at the cap ...
+  host.advance(900'000);
+  rt = attacker.startLogin(kReturnTo);
+  EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "again").status, 200);
+  r = signIn(attacker, rt, "ana@example.com", "again");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.header("retry-after"), "900");
+  // ... until the failures are forgotten, a day after the last one (failure_memory_s).
+  host.advance(24 * 3600 * 1000LL);
+  rt = attacker.startLogin(kReturnTo);
+  EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "again").status, 200);
+  EXPECT_EQ(signIn(attacker, rt, "ana@example.com", "again").status, 200);
 }
 
-TEST_F(PasswordFlow, TooManyFailuresFromAnAddressLockIt) {
+// Guesses spread over many sources slow the account down only a little (1 s doubling every
+// five failures, capped at max_account_delay_s): the real user waits seconds, never hours.
+TEST_F(PasswordFlow, DistributedGuessingGrowsTheAccountDelaySlowlyAndCapsIt) {
+  int max_wait = 0;
+  for (int i = 0; i < 60; ++i) {
+    ht::Browser bot(host, "198.51.100." + std::to_string(i + 1));
+    std::string rt = bot.startLogin(kReturnTo);
+    ht::Response r = signIn(bot, rt, "ana@example.com", "guess");
+    if (r.status == 429) {
+      int wait = std::stoi(r.header("retry-after"));
+      max_wait = std::max(max_wait, wait);
+      host.advance(wait * 1000LL);
+      r = signIn(bot, rt, "ana@example.com", "guess");
+    }
+    ASSERT_EQ(r.status, 200) << i;
+  }
+  EXPECT_GT(max_wait, 1);
+  EXPECT_LE(max_wait, 60);
+  // The real user is at most one account delay away from signing in.
+  std::string rt = browser.startLogin(kReturnTo);
+  ht::Response r = signIn(browser, rt, "ana@example.com", "correct horse");
+  ASSERT_EQ(r.status, 429);
+  int wait = std::stoi(r.header("retry-after"));
+  EXPECT_LE(wait, 60);
+  host.advance(wait * 1000LL);
+  r = signIn(browser, rt, "ana@example.com", "correct horse");
+  EXPECT_EQ(r.status, 303) << r.body;
+  // Which clears the account's failures: no wait for the next sign-in.
+  ht::Browser later(host, "203.0.113.80");
+  rt = later.startLogin(kReturnTo);
+  EXPECT_EQ(signIn(later, rt, "ana@example.com", "correct horse").status, 303);
+}
+
+TEST_F(PasswordFlow, TooManyFailuresFromAnAddressSlowItDown) {
   host.settings["max_failures_per_ip"] = "2";
   std::string rt = browser.startLogin(kReturnTo);
   EXPECT_EQ(signIn(browser, rt, "a1@example.com", "x").status, 200);
   EXPECT_EQ(signIn(browser, rt, "a2@example.com", "x").status, 200);
   ht::Response r = signIn(browser, rt, "ana@example.com", "correct horse");
   EXPECT_EQ(r.status, 429);
-  EXPECT_NE(r.header("retry-after"), "");
-  EXPECT_TRUE(host.logged("address limit"));
+  EXPECT_EQ(r.header("retry-after"), "30");
+  EXPECT_TRUE(host.logged("address must wait"));
   // Someone else, elsewhere, is not affected.
   ht::Browser bo(host, "203.0.113.50");
   std::string rt2 = bo.startLogin(kReturnTo);
   EXPECT_EQ(signIn(bo, rt2, "bo@example.com", "battery staple").status, 303);
+  // A delay, not a lock.
+  host.advance(30'000);
+  r = signIn(browser, rt, "ana@example.com", "correct horse");
+  EXPECT_EQ(r.status, 303) << r.body;
 }
 
 TEST_F(PasswordFlow, BadFormInputIsA4xxNeverACrash) {
