@@ -251,7 +251,9 @@ class EdgeTest(unittest.TestCase):
         self.assertEqual(second, first + 1)
         self.assertEqual(self.get("/hello/?name=a&name=b").status_code, 400)
         self.assertEqual(self.get("/hello/nowhere").status_code, 404)
-        self.assertEqual(self.get("/hello/../x").status_code, 400)
+        # Fastly normalises dot segments before the program sees the path (the server
+        # refuses them with 400): "/hello/../x" arrives as "/x", which no route serves.
+        self.assertEqual(self.get("/hello/../x").status_code, 404)
 
     def test_host_pages(self):
         self.assertEqual(self.get("/healthz").text, "ok")
