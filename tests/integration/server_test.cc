@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <filesystem>
 #include <future>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "absl/strings/ascii.h"
 
 #include "auth/clients.h"
 #include "auth/users.h"
@@ -228,6 +231,54 @@ TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   auto r = sendRaw(port_, two);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "Hello, a!\n");
+}
+
+// [web] page_template: the operator's shell frames an extension's page (the password
+// authenticator's, built by the guest library from the setting the host hands it) and the
+// host's own /login page alike, with the same Content-Security-Policy; a shell without
+// {{body}} stops the start with an error naming the file.
+TEST(PageTemplateTest, TheOperatorsShellFramesExtensionAndHostPages) {
+  spdlog::set_level(spdlog::level::warn);
+  char tmpl[] = "/tmp/habanero-shell-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string shell = dir + "/page.html";
+  std::ofstream(shell) << "<!doctype html><title>{{title}} - Example Corp</title>"
+                          "<link rel=\"stylesheet\" href=\"/static/style.css\">"
+                          "<main class=\"corp-shell\">{{ body }}</main>\n";
+  Config c = defaultConfig();
+  std::erase_if(c.extensions, [](const ExtensionConfig& e) { return e.name != "password"; });
+  c.server.listen = "127.0.0.1:0";
+  c.server.data_dir = dir;
+  c.runtime.extension_dir = HABANERO_WASM_OUT;
+  c.web.page_template = shell;
+  {
+    auto app = App::create(c);
+    ASSERT_TRUE(app.ok()) << app.status();
+    ASSERT_TRUE((*app)->start().ok());
+    uint16_t port = (*app)->port();
+
+    HttpReply ext = httpGet(port, "/login/password/");  // no attempt: the password page says so
+    EXPECT_EQ(ext.status, 400) << ext.body;
+    EXPECT_THAT(ext.body, HasSubstr("<title>Sign-in page expired - Example Corp</title>"));
+    EXPECT_THAT(ext.body, HasSubstr("<main class=\"corp-shell\"><h1>Sign-in page expired</h1>"));
+    HttpReply host = httpGet(port, "/login?rt=unknown");  // the host's page, same shell
+    EXPECT_EQ(host.status, 400) << host.body;
+    EXPECT_THAT(host.body, HasSubstr("<title>Sign in - Example Corp</title>"));
+    EXPECT_THAT(host.body, HasSubstr("<main class=\"corp-shell\"><h1>Sign in</h1>"));
+    const std::string csp =
+        "content-security-policy: default-src 'none'; style-src 'self'; img-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'\n";
+    EXPECT_THAT(absl::AsciiStrToLower(ext.headers), HasSubstr(csp));
+    EXPECT_THAT(absl::AsciiStrToLower(host.headers), HasSubstr(csp));
+  }
+
+  std::ofstream(shell, std::ios::trunc) << "<title>{{title}}</title>no body here\n";
+  auto refused = App::create(c);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("web.page_template: " + shell + ": lacks the placeholder {{body}}"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
