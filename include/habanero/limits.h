@@ -14,6 +14,12 @@ inline constexpr size_t kMaxBodyBytes = 1024 * 1024;        // request body
 inline constexpr uint32_t kReadTimeoutMs = 10'000;          // slow-client cut-off per request
 inline constexpr uint32_t kIdleTimeoutMs = 60'000;          // keep-alive idle connection
 inline constexpr uint32_t kShutdownGraceMs = 10'000;        // SIGTERM: finish in-flight requests
+// The dispatch queue (src/http/dispatch_queue.h): requests leave the io threads
+// for a bounded pool; past the queue's length or wait, 503 + Retry-After.
+inline constexpr uint32_t kDispatchThreads = 32;            // extension/request threads
+inline constexpr size_t kMaxQueuedRequests = 1024;          // waiting for a dispatch thread
+inline constexpr uint32_t kQueueTimeoutMs = 2'000;          // longest wait for a thread
+inline constexpr uint32_t kRetryAfterSeconds = 1;           // on 503s of back-pressure
 
 // Extension runtime (per extension unless noted).
 inline constexpr uint32_t kDeadlineMs = 1'000;              // wall time per request

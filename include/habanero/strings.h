@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 #include <type_traits>
 
 #include "absl/strings/string_view.h"
@@ -50,5 +51,20 @@ inline bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
 
 // The text of an absl::string_view as a std::string_view.
 inline std::string_view sv(absl::string_view s) { return {s.data(), s.size()}; }
+
+// The words of a space-separated list ("a b  c" -> a, b, c); views into `list`.
+inline std::vector<std::string_view> words(std::string_view list) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < list.size()) {
+    size_t start = list.find_first_not_of(' ', i);
+    if (start == std::string_view::npos) break;
+    size_t end = list.find(' ', start);
+    if (end == std::string_view::npos) end = list.size();
+    out.push_back(list.substr(start, end - start));
+    i = end;
+  }
+  return out;
+}
 
 }  // namespace habanero

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -129,7 +130,10 @@ class Clients {
   // Whether `secret` is the secret of confidential client `client_id`, from
   // the snapshot. Constant time for host-generated secrets; an unknown or
   // public client costs the same SHA-256 comparison and answers false. A
-  // chosen secret costs one Argon2id verification.
+  // chosen secret costs one Argon2id verification (on crypto::CpuPool) the first
+  // time; after it verified, the same secret is recognised by an HMAC kept in
+  // memory (per process and registration) at the cost of a SHA-256. A wrong one
+  // costs Argon2id every time.
   bool authenticate(std::string_view client_id, std::string_view secret) const;
 
   // authenticate(), telling "the store cannot confirm it now" (Unavailable,
@@ -146,6 +150,10 @@ class Clients {
 
   // How many registrations the snapshot holds.
   size_t size() const;
+
+  // True if `pred` holds for some registration of the snapshot (no storage
+  // access; stops at the first match). `pred` must not call back into this.
+  bool any(const std::function<bool(const RegisteredClient&)>& pred) const;
 
   struct Entry;  // a snapshot entry (clients.cc)
   using Snapshot = std::map<std::string, std::shared_ptr<const Entry>, std::less<>>;

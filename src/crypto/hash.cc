@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "crypto/cpu_pool.h"
 #include "absl/strings/str_cat.h"
 #include "crypto/random.h"
 
@@ -102,7 +103,10 @@ bool constantTimeEqual(std::string_view a, std::string_view b) {
   return (diff == 0) & same_size;
 }
 
-absl::StatusOr<std::string> argon2idHash(std::string_view password, const Argon2Params& params) {
+namespace {
+
+absl::StatusOr<std::string> argon2idHashHere(std::string_view password,
+                                             const Argon2Params& params) {
   ASSIGN_OR_RETURN(std::string salt, randomBytes(params.salt_bytes));
   size_t encoded_size = argon2_encodedlen(params.time_cost, params.memory_kib, params.parallelism,
                                           params.salt_bytes, params.hash_bytes, Argon2_id);
@@ -120,7 +124,7 @@ absl::StatusOr<std::string> argon2idHash(std::string_view password, const Argon2
   return encoded;
 }
 
-absl::StatusOr<bool> argon2idVerify(std::string_view encoded, std::string_view password) {
+absl::StatusOr<bool> argon2idVerifyHere(std::string_view encoded, std::string_view password) {
   RETURN_IF_ERROR(checkEncodedCosts(encoded));
   if (encoded.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("argon2id: NUL in encoding");
@@ -132,6 +136,16 @@ absl::StatusOr<bool> argon2idVerify(std::string_view encoded, std::string_view p
   std::string message = absl::StrCat("argon2id: ", argon2_error_message(rc));
   if (rc == ARGON2_MEMORY_ALLOCATION_ERROR) return absl::ResourceExhaustedError(message);
   return absl::InvalidArgumentError(message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> argon2idHash(std::string_view password, const Argon2Params& params) {
+  return CpuPool::passwordHashing().run([&] { return argon2idHashHere(password, params); });
+}
+
+absl::StatusOr<bool> argon2idVerify(std::string_view encoded, std::string_view password) {
+  return CpuPool::passwordHashing().run([&] { return argon2idVerifyHere(encoded, password); });
 }
 
 }  // namespace habanero::crypto

@@ -46,13 +46,16 @@ inline constexpr uint32_t kArgon2MaxParallelism = 16;
 // Hashes `password` with a fresh random salt and returns the PHC encoded
 // string ("$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>"), which carries
 // everything argon2idVerify needs. InvalidArgument for parameters libargon2
-// refuses. Thread-safe; costs time and memory by design.
+// refuses. Thread-safe; costs time and memory by design, so it runs on
+// CpuPool::passwordHashing() (cpu_pool.h) while the caller waits: never call it
+// on an io thread.
 absl::StatusOr<std::string> argon2idHash(std::string_view password,
                                          const Argon2Params& params = {});
 
 // True if `password` matches `encoded` (from argon2idHash), false if not.
 // InvalidArgument if `encoded` is not an argon2id encoding or its costs exceed
-// the ceilings above. Thread-safe.
+// the ceilings above. Thread-safe; runs on CpuPool::passwordHashing() like
+// argon2idHash.
 absl::StatusOr<bool> argon2idVerify(std::string_view encoded, std::string_view password);
 
 }  // namespace habanero::crypto

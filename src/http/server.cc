@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -34,6 +38,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "http/dispatch_queue.h"
 
 namespace habanero::http {
 
@@ -474,6 +479,12 @@ class HttpServer::Impl {
   }
   uint16_t port() const { return port_.load(); }
   void setReady(bool ready) { ready_.store(ready); }
+  QueueStats queueStats() const {
+    std::lock_guard lock(queue_mu_);
+    if (!queue_) return {};
+    DispatchQueue::Stats s = queue_->stats();
+    return QueueStats{s.queued, s.running, s.rejected, s.expired};
+  }
 
  private:
   enum class State { kNew, kRunning, kStopped };
@@ -521,6 +532,10 @@ class HttpServer::Impl {
   }
 
   absl::Status loadTls();
+  absl::Status loadTrustedProxies();
+  bool trustedProxy(std::string_view address) const;
+  // Applies X-Forwarded-Proto/-For from a trusted proxy (see Options).
+  void applyForwarded(Request& request) const;
   void runIo();
   net::awaitable<void> acceptLoop();
   net::awaitable<void> session(tcp::socket socket, ConnectionPtr conn);
@@ -529,7 +544,12 @@ class HttpServer::Impl {
   template <class Stream>
   net::awaitable<void> writeError(Stream& stream, int status, unsigned version);
   net::awaitable<void> lingeringClose(beast::tcp_stream& stream);
-  Response handle(const Request& request);
+  Response healthz(const Request& request) const;
+  Response busy() const;
+  // Runs the Dispatcher for `request` on the dispatch queue and resumes the
+  // calling coroutine on its own strand with the response. `request` must
+  // stay alive until then (it lives in the suspended coroutine's frame).
+  net::awaitable<Response> dispatchOffIo(const Request& request);
   void unregister(uint64_t id);
   void closeConnections(bool only_idle);
 
@@ -537,6 +557,9 @@ class HttpServer::Impl {
   const Limits limits_;
   Dispatcher& dispatcher_;
   std::unique_ptr<net::ssl::context> ssl_;  // set by start() when TLS is configured
+  // Set by start() from Options::trusted_proxies; read-only afterwards.
+  std::vector<net::ip::network_v4> trusted_v4_;
+  std::vector<net::ip::network_v6> trusted_v6_;
 
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
   // ThreadSanitizer, which then cannot see absl::Mutex's ordering.
@@ -551,6 +574,11 @@ class HttpServer::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<uint16_t> port_{0};
   std::vector<std::thread> threads_;  // owned by start()/stop() under lifecycle_mu_
+  // Created by start(), stopped by stop() after the io threads (every session
+  // waiting on it has ended by then).
+  mutable std::mutex queue_mu_;
+  std::unique_ptr<DispatchQueue> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::atomic<int64_t> last_full_log_s_{0};
 
   // Declared last: destroyed first. Destroying the io_context destroys
   // suspended sessions, whose guards still use mu_ and connections_.
@@ -581,6 +609,74 @@ absl::Status HttpServer::Impl::loadTls() {
   return absl::OkStatus();
 }
 
+absl::Status HttpServer::Impl::loadTrustedProxies() {
+  for (const std::string& entry : options_.trusted_proxies) {
+    std::string text = entry;
+    if (text.find('/') == std::string::npos) {
+      text += text.find(':') == std::string::npos ? "/32" : "/128";
+    }
+    beast::error_code ec;
+    if (text.find(':') == std::string::npos) {
+      auto network = net::ip::make_network_v4(text, ec);
+      if (!ec) {
+        trusted_v4_.push_back(network.canonical());
+        continue;
+      }
+    } else {
+      auto network = net::ip::make_network_v6(text, ec);
+      if (!ec) {
+        trusted_v6_.push_back(network.canonical());
+        continue;
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trusted proxy '", entry, "' is not an IP address or CIDR range (e.g. 10.0.0.0/8)"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+bool HttpServer::Impl::trustedProxy(std::string_view address) const {
+  if (trusted_v4_.empty() && trusted_v6_.empty()) return false;
+  beast::error_code ec;
+  net::ip::address addr = net::ip::make_address(std::string(address), ec);
+  if (ec) return false;
+  if (addr.is_v4()) {
+    for (const auto& n : trusted_v4_) {
+      auto host = net::ip::network_v4(addr.to_v4(), 32);
+      if (host.is_subnet_of(n) || host == n) return true;
+    }
+    return false;
+  }
+  for (const auto& n : trusted_v6_) {
+    auto host = net::ip::network_v6(addr.to_v6(), 128);
+    if (host.is_subnet_of(n) || host == n) return true;
+  }
+  return false;
+}
+
+void HttpServer::Impl::applyForwarded(Request& request) const {
+  if (!trustedProxy(request.remote_addr)) return;
+  if (const std::string* proto = findHeader(request.headers, "X-Forwarded-Proto")) {
+    if (iequals(trimmed(*proto), "https")) request.secure = true;
+  }
+  if (const std::string* forwarded = findHeader(request.headers, "X-Forwarded-For")) {
+    std::string_view list = *forwarded;
+    size_t comma = list.rfind(',');
+    std::string_view last = trimmed(comma == std::string_view::npos ? list : list.substr(comma + 1));
+    beast::error_code ec;
+    net::ip::address addr = net::ip::make_address(std::string(last), ec);
+    if (!ec) request.remote_addr = addr.to_string();
+  }
+}
+
 absl::Status HttpServer::Impl::start() {
   std::lock_guard lifecycle(lifecycle_mu_);
   {
@@ -592,6 +688,7 @@ absl::Status HttpServer::Impl::start() {
     return absl::InvalidArgumentError("tls: set both the certificate and the key, or neither");
   }
   if (!options_.tls_cert_file.empty()) RETURN_IF_ERROR(loadTls());
+  RETURN_IF_ERROR(loadTrustedProxies());
 
   const std::string where = formatHostPort(options_.address, options_.port);
   beast::error_code ec;
@@ -618,6 +715,11 @@ absl::Status HttpServer::Impl::start() {
   if (ec) return fail("listen on");
   port_.store(acceptor_.local_endpoint(ec).port());
 
+  {
+    std::lock_guard lock(queue_mu_);
+    queue_ = std::make_unique<DispatchQueue>(DispatchQueue::Options{
+        options_.dispatch_threads, options_.max_queued_requests, options_.queue_timeout_ms});
+  }
   net::co_spawn(acceptor_.get_executor(), acceptLoop(), [](std::exception_ptr e) {
     if (e) spdlog::critical("http: accept loop failed with an exception");
   });
@@ -629,6 +731,10 @@ absl::Status HttpServer::Impl::start() {
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.reset();
+    }
     beast::error_code ignored;
     acceptor_.close(ignored);
     return absl::ResourceExhaustedError(absl::StrCat("http: cannot start io threads: ", e.what()));
@@ -637,8 +743,10 @@ absl::Status HttpServer::Impl::start() {
     std::lock_guard lock(mu_);
     state_ = State::kRunning;
   }
-  spdlog::info("http: listening on {}{} ({} threads)", ssl_ ? "https://" : "http://",
-               formatHostPort(endpoint.address().to_string(), port_.load()), n);
+  spdlog::info("http: listening on {}{} ({} io threads, {} dispatch threads)",
+               ssl_ ? "https://" : "http://",
+               formatHostPort(endpoint.address().to_string(), port_.load()), n,
+               std::max<uint32_t>(options_.dispatch_threads, 1));
   return absl::OkStatus();
 }
 
@@ -693,6 +801,10 @@ void HttpServer::Impl::stop() {
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (queue_) queue_->stop();
+  }
   {
     std::lock_guard lock(mu_);
     state_ = State::kStopped;
@@ -867,13 +979,24 @@ net::awaitable<HttpServer::Impl::CloseMode> HttpServer::Impl::serveRequests(Stre
     Request& request = parser.request();
     request.remote_addr = conn.remote_addr;
     request.secure = secure;
+    applyForwarded(request);
     bool head = parser.method() == bhttp::verb::head;
     bool keep_alive = parser.keep_alive();
 
-    Response response = handle(request);
+    // (Not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
+    Response response;
+    if (request.path == "/healthz") {
+      response = healthz(request);
+    } else {
+      response = co_await dispatchOffIo(request);
+    }
 
     keep_alive = keep_alive && !stopping_.load();
     WireResponse wire = toWire(response, version, keep_alive);
+    if (request.secure && options_.hsts_max_age_s > 0) {
+      wire.set(bhttp::field::strict_transport_security,
+               absl::StrCat("max-age=", options_.hsts_max_age_s));
+    }
     lowest.expires_after(readTimeout());
     beast::error_code write_ec;
     if (head) {
@@ -889,19 +1012,69 @@ net::awaitable<HttpServer::Impl::CloseMode> HttpServer::Impl::serveRequests(Stre
   }
 }
 
-Response HttpServer::Impl::handle(const Request& request) {
-  if (request.path == "/healthz") {
-    if (request.method != "GET" && request.method != "HEAD") {
-      Response r = Response::text(405, "method not allowed\n");
-      r.headers.emplace_back("Allow", "GET, HEAD");
-      return r;
-    }
-    Response r = ready_.load() && !stopping_.load() ? Response::text(200, "ok")
-                                                    : Response::text(503, "not ready");
-    r.headers.emplace_back("Cache-Control", "no-store");
+Response HttpServer::Impl::healthz(const Request& request) const {
+  if (request.method != "GET" && request.method != "HEAD") {
+    Response r = Response::text(405, "method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
-  return dispatcher_.dispatch(request);
+  Response r = ready_.load() && !stopping_.load() ? Response::text(200, "ok")
+                                                  : Response::text(503, "not ready");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+Response HttpServer::Impl::busy() const {
+  Response r = Response::text(503, "server busy, retry later\n");
+  r.headers.emplace_back("Retry-After", std::to_string(options_.retry_after_s));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+net::awaitable<Response> HttpServer::Impl::dispatchOffIo(const Request& request) {
+  DispatchQueue* queue = nullptr;
+  {
+    std::lock_guard lock(queue_mu_);
+    queue = queue_.get();
+  }
+  auto initiate = [this, queue, &request](auto handler) {
+    // The handler resumes the coroutine; it is move-only, the queue's task
+    // copyable: share it. It runs on the coroutine's strand (its associated
+    // executor), never on the dispatch thread.
+    using Handler = decltype(handler);
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    auto complete = [shared](Response response) {
+      auto ex = net::get_associated_executor(*shared);
+      net::post(ex, [shared, response = std::move(response)]() mutable {
+        (*shared)(std::move(response));
+      });
+    };
+    bool accepted = queue != nullptr && queue->submit([this, &request, complete](
+                                                          DispatchQueue::Admission admission) {
+      if (admission == DispatchQueue::Admission::kExpired) {
+        complete(busy());
+        return;
+      }
+      try {
+        complete(dispatcher_.dispatch(request));
+      } catch (const std::exception& e) {  // Dispatchers do not throw by design
+        spdlog::error("http: exception escaped the dispatcher: {}", e.what());
+        complete(Response::text(500, "internal error\n"));
+      }
+    });
+    if (!accepted) {
+      // Once per second at most, not once per refused request.
+      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count();
+      if (last_full_log_s_.exchange(now) != now) {
+        spdlog::warn("http: dispatch queue full ({} waiting); answering 503 + Retry-After",
+                     options_.max_queued_requests);
+      }
+      complete(busy());
+    }
+  };
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+      initiate, net::use_awaitable);
 }
 
 // ---------------------------------------------------------------------------
@@ -916,5 +1089,6 @@ uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::setReady(bool ready) { impl_->setReady(ready); }
 void HttpServer::stop() { impl_->stop(); }
 void HttpServer::wait() { impl_->wait(); }
+HttpServer::QueueStats HttpServer::queueStats() const { return impl_->queueStats(); }
 
 }  // namespace habanero::http

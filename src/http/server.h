@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "habanero/dispatch.h"
 #include "habanero/limits.h"
@@ -84,13 +85,32 @@ class HttpServer {
     uint32_t idle_timeout_ms = limits::kIdleTimeoutMs;
     // stop(): how long in-flight requests may take before connections are cut.
     uint32_t shutdown_grace_ms = limits::kShutdownGraceMs;
+    // The dispatch queue (dispatch_queue.h): the Dispatcher runs on these
+    // threads, never on an io thread. A request that finds max_queued_requests
+    // waiting, or waits longer than queue_timeout_ms, gets 503 with
+    // Retry-After: retry_after_s, without reaching the Dispatcher.
+    uint32_t dispatch_threads = limits::kDispatchThreads;
+    size_t max_queued_requests = limits::kMaxQueuedRequests;
+    uint32_t queue_timeout_ms = limits::kQueueTimeoutMs;
+    uint32_t retry_after_s = limits::kRetryAfterSeconds;
+    // Behind a TLS-terminating proxy: requests whose peer address is one of
+    // these (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") may say how the
+    // client reached the proxy. From them, and only from them,
+    // "X-Forwarded-Proto: https" makes Request::secure true, and the last
+    // address of X-Forwarded-For becomes Request::remote_addr. From anyone
+    // else both headers are ignored. start() refuses an entry that is not an
+    // address or range (InvalidArgument naming it).
+    std::vector<std::string> trusted_proxies;
+    // Strict-Transport-Security max-age on every response to a secure request
+    // (TLS here, or a trusted proxy's https); 0 sends none.
+    uint32_t hsts_max_age_s = 31'536'000;
     // PEM files. When both are set the server speaks HTTPS only (TLS 1.2+).
     std::string tls_cert_file;  // certificate chain, leaf first
     std::string tls_key_file;
   };
 
   // `dispatcher` must outlive the server; it is called concurrently from the
-  // io threads.
+  // dispatch threads (never from an io thread, which only parses and writes).
   HttpServer(Options options, Dispatcher& dispatcher);
   // Stops (gracefully) if still running.
   ~HttpServer();
@@ -123,6 +143,13 @@ class HttpServer {
   // Blocks until stop() has completed; returns at once if the server never
   // started or has already stopped.
   void wait();
+
+  // The dispatch queue's counters (all zero before start()). Thread-safe.
+  struct QueueStats {
+    size_t queued = 0, running = 0;
+    uint64_t rejected = 0, expired = 0;
+  };
+  QueueStats queueStats() const;
 
  private:
   class Impl;

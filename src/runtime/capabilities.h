@@ -42,9 +42,10 @@ std::string_view facilityDescription(uint32_t bit);
 // The facility's short name ("storage", "mailer"), as HostServices names it.
 std::string_view facilityName(uint32_t bit);
 
-// Whether a host call waits on the network (its wait is not charged to the
-// guest's deadline).
-enum class Wait : uint8_t { kNo, kNetwork };
+// Whether a host call waits on something outside the guest: the network, or
+// the host's Argon2id pool (crypto/cpu_pool.h), where a call may queue behind
+// other logins. Such waits are not charged to the guest's deadline.
+enum class Wait : uint8_t { kNo, kNetwork, kCpuPool };
 
 // One row of the host-call table, without its implementation.
 struct HostCallInfo {

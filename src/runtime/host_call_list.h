@@ -5,8 +5,9 @@
 //   capability      the capability that unlocks it (the operator's grant)
 //   facilities      the host facilities it needs (facility:: bits, capabilities.h);
 //                   loading refuses a module that may call it when one is missing
-//   wait            Wait::kNetwork if the call waits on the network: that time is
-//                   not charged to the guest's deadline (a candidate for async later)
+//   wait            Wait::kNetwork if the call waits on the network, Wait::kCpuPool
+//                   if on the Argon2id pool: that time is not charged to the guest's
+//                   deadline (a candidate for async later)
 //   implementation  host::<fn> in src/runtime/host_calls/<capability>.cc; its C++
 //                   parameter types (after the Call&) give the Wasm signature:
 //                   uint32_t/int32_t -> i32, uint64_t/int64_t -> i64; result i32
@@ -55,10 +56,10 @@
   V(login_complete,        login,    facility::kSessions | facility::kUsers,                   \
     Wait::kNo,      loginComplete)                                                             \
   V(user_get,              users,    facility::kUsers,    Wait::kNo,      userGet)             \
-  V(user_verify_password,  users,    facility::kUsers,    Wait::kNo,      userVerifyPassword)  \
+  V(user_verify_password,  users,    facility::kUsers,    Wait::kCpuPool, userVerifyPassword)  \
   V(user_find,             users,    facility::kUsers,    Wait::kNo,      userFind)            \
   V(client_get,            clients,  facility::kClients,  Wait::kNo,      clientGet)           \
-  V(client_authenticate,   clients,  facility::kClients,  Wait::kNo,      clientAuthenticate)  \
+  V(client_authenticate,   clients,  facility::kClients,  Wait::kCpuPool, clientAuthenticate)  \
   V(user_create,           signup,   facility::kUsers,    Wait::kNo,      userCreate)          \
   V(event_publish,         events,   facility::kOutbox,   Wait::kNo,      eventPublish)        \
   V(event_get,             events,   facility::kNone,     Wait::kNo,      eventGet)            \

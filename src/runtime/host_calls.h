@@ -85,7 +85,8 @@ struct HostState {
   std::string_view mount;
 
   // The epoch deadline (design 0002): time a host call spends waiting on the
-  // network (rows marked Wait::kNetwork) is not charged to the guest — after
+  // network or the Argon2id pool (rows marked Wait::kNetwork or kCpuPool) is
+  // not charged to the guest — after
   // such a call the deadline is moved out by the time it took.
   wasmtime_context_t* context = nullptr;
   std::chrono::steady_clock::time_point started{};

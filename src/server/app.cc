@@ -30,6 +30,7 @@
 #include "http/server.h"
 #include "runtime/engine.h"
 #include "runtime/router.h"
+#include "server/cors.h"
 #include "server/admin_api.h"
 #include "server/extension_spec.h"
 #include "server/native_pages.h"
@@ -59,7 +60,8 @@ struct App::Parts {
   runtime::HostServices services;
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
-  std::unique_ptr<NativePages> pages;  // /login and /static/ in front of the router
+  std::unique_ptr<Cors> cors;          // CORS for browser clients, in front of the router
+  std::unique_ptr<NativePages> pages;  // /login and /static/ in front of CORS (or the router)
   std::string page_template;  // the shell of every page: [web] page_template or web/page.html
   std::unique_ptr<AdminApi> admin;     // /admin/ in front of the pages
   std::unique_ptr<http::HttpServer> http;
@@ -87,6 +89,7 @@ struct App::Parts {
     if (outbox) outbox->stop();  // no delivery may outlive the router
     admin.reset();
     pages.reset();
+    cors.reset();
     router.reset();
     engine.reset();
   }
@@ -435,7 +438,19 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   runtime::ExtensionRouter* router = parts->router.get();
   parts->subscribers = std::make_unique<RouterSubscribers>(*router);
   parts->outbox->setSubscribers(parts->subscribers.get());
-  parts->pages = std::make_unique<NativePages>(*router, *parts->sessions, [router] {
+  Dispatcher* behind_pages = router;
+  if (c.cors.enabled) {
+    Cors::Options co;
+    for (std::string_view p : words(c.cors.paths))
+      co.paths.emplace(p);
+    for (std::string_view p : words(c.cors.public_paths))
+      co.public_paths.emplace(p);
+    for (std::string_view o : words(c.cors.allowed_origins))
+      co.allowed_origins.emplace_back(o);
+    parts->cors = std::make_unique<Cors>(*router, *parts->clients, std::move(co));
+    behind_pages = parts->cors.get();
+  }
+  parts->pages = std::make_unique<NativePages>(*behind_pages, *parts->sessions, [router] {
     std::vector<LoginMethod> methods;
     for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
       if (!e.extension || e.extension->manifest().kind != "authenticator") continue;
@@ -570,6 +585,12 @@ absl::Status App::start() {
   o.read_timeout_ms = c.server.read_timeout_ms;
   o.idle_timeout_ms = c.server.idle_timeout_ms;
   o.shutdown_grace_ms = c.server.shutdown_grace_ms;
+  for (std::string_view proxy : words(c.server.trusted_proxies))
+    o.trusted_proxies.emplace_back(proxy);
+  o.hsts_max_age_s = c.server.hsts_max_age_s;
+  o.dispatch_threads = c.server.dispatch_threads;
+  o.max_queued_requests = c.server.max_queued_requests;
+  o.queue_timeout_ms = c.server.queue_timeout_ms;
   o.tls_cert_file = c.server.tls_cert;
   o.tls_key_file = c.server.tls_key;
   parts_->http = std::make_unique<http::HttpServer>(o, *parts_->metered);

@@ -1,5 +1,6 @@
 #include "runtime/capabilities.h"
 #include "server/config.h"
+#include "habanero/strings.h"
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 
 // The shell's rules are the guest library's (one source for host and extensions).
@@ -51,6 +53,11 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(server, read_timeout_ms),
     HABANERO_CONFIG_FIELD(server, idle_timeout_ms),
     HABANERO_CONFIG_FIELD(server, shutdown_grace_ms),
+    HABANERO_CONFIG_FIELD(server, trusted_proxies),
+    HABANERO_CONFIG_FIELD(server, hsts_max_age_s),
+    HABANERO_CONFIG_FIELD(server, dispatch_threads),
+    HABANERO_CONFIG_FIELD(server, max_queued_requests),
+    HABANERO_CONFIG_FIELD(server, queue_timeout_ms),
     HABANERO_CONFIG_FIELD(server, tls_cert),
     HABANERO_CONFIG_FIELD(server, tls_key),
     HABANERO_CONFIG_FIELD(runtime, extension_dir),
@@ -71,6 +78,10 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(keys, retention_days),
     HABANERO_CONFIG_FIELD(keys, kek_file),
     HABANERO_CONFIG_FIELD(keys, kek),
+    HABANERO_CONFIG_FIELD(cors, enabled),
+    HABANERO_CONFIG_FIELD(cors, paths),
+    HABANERO_CONFIG_FIELD(cors, public_paths),
+    HABANERO_CONFIG_FIELD(cors, allowed_origins),
     HABANERO_CONFIG_FIELD(admin, enabled),
     HABANERO_CONFIG_FIELD(admin, token),
     HABANERO_CONFIG_FIELD(mail, url),
@@ -102,9 +113,9 @@ const Field kFields[] = {
 
 #undef HABANERO_CONFIG_FIELD
 
-constexpr std::string_view kSections[] = {"server", "runtime", "store",    "log",
-                                          "keys",   "admin",   "mail",     "sms",
-                                          "outbound", "events", "web", "cluster"};
+constexpr std::string_view kSections[] = {"server",   "runtime", "store", "log",     "keys",
+                                          "admin",    "mail",    "sms",   "outbound", "events",
+                                          "web",      "cluster", "cors"};
 // Other names operators know these keys by (the issue's and common SMTP tooling's).
 constexpr std::pair<std::string_view, std::string_view> kEnvAliases[] = {
     {"HABANERO_SMTP_URL", "HABANERO_MAIL_URL"},
@@ -649,9 +660,33 @@ absl::Status validateConfig(const Config& config) {
   }
   if (server.max_body_bytes == 0) complain("server.max_body_bytes", "must be > 0");
   if (server.read_timeout_ms == 0) complain("server.read_timeout_ms", "must be > 0");
+  if (server.dispatch_threads == 0) complain("server.dispatch_threads", "must be > 0");
+  if (server.max_queued_requests == 0) complain("server.max_queued_requests", "must be > 0");
+  if (server.queue_timeout_ms == 0) complain("server.queue_timeout_ms", "must be > 0");
   if (server.idle_timeout_ms == 0) complain("server.idle_timeout_ms", "must be > 0");
   if (server.tls_cert.empty() != server.tls_key.empty()) {
     complain("server.tls_cert", "tls_cert and tls_key must be set together (or neither)");
+  }
+
+  for (std::string_view origin : words(config.cors.allowed_origins)) {
+    size_t scheme_end = origin.find("://");
+    bool ok = (origin.starts_with("https://") || origin.starts_with("http://")) &&
+              origin.find_first_of("/?#@", scheme_end + 3) == std::string_view::npos &&
+              origin.size() > scheme_end + 3 &&
+              std::none_of(origin.begin(), origin.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+    if (!ok) {
+      complain("cors.allowed_origins",
+               strCat("'", origin, "' is not an origin like https://app.example[:port] "
+                            "(lower case, no path)"));
+    }
+  }
+  for (const std::string* list : {&config.cors.paths, &config.cors.public_paths}) {
+    for (std::string_view path : words(*list)) {
+      if (!path.starts_with("/")) {
+        complain(list == &config.cors.paths ? "cors.paths" : "cors.public_paths",
+                 strCat("'", path, "' must start with '/'"));
+      }
+    }
   }
 
   if (config.runtime.epoch_tick_ms == 0) complain("runtime.epoch_tick_ms", "must be > 0");

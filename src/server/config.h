@@ -70,6 +70,11 @@ struct Config {
     uint32_t read_timeout_ms = limits::kReadTimeoutMs;
     uint32_t idle_timeout_ms = limits::kIdleTimeoutMs;
     uint32_t shutdown_grace_ms = limits::kShutdownGraceMs;
+    uint32_t dispatch_threads = limits::kDispatchThreads;   // requests run here, not on io threads
+    uint64_t max_queued_requests = limits::kMaxQueuedRequests;
+    uint32_t queue_timeout_ms = limits::kQueueTimeoutMs;
+    std::string trusted_proxies;            // space-separated IPs/CIDRs whose X-Forwarded-* count
+    uint32_t hsts_max_age_s = 31'536'000;   // Strict-Transport-Security on secure requests; 0: none
     std::string tls_cert;                   // PEM chain; TLS is on when both are set
     std::string tls_key;
   } server;
@@ -107,6 +112,17 @@ struct Config {
     std::string kek_file;
     std::string kek;                        // the same, inline (HABANERO_KEYS_KEK); wins over kek_file
   } keys;
+
+  // CORS for browser-based clients (src/server/cors.h). Lists are
+  // space-separated. Paths are the request paths (the oauth2 extension's
+  // defaults at mount "/").
+  struct Cors {
+    bool enabled = true;
+    std::string paths = "/token /userinfo /revoke";
+    std::string public_paths =
+        "/.well-known/openid-configuration /.well-known/oauth-authorization-server /jwks.json";
+    std::string allowed_origins;  // exact "https://app.example" origins besides the clients'
+  } cors;
 
   struct Admin {
     bool enabled = false;                   // the /admin/ HTTP API (src/server/admin_api.h)

@@ -162,7 +162,7 @@ wasm_trap_t* trampoline(void* env, wasmtime_caller_t* caller, Raw* args, size_t)
   GuestMemory mem = memoryOf(caller, st);
   Call call{st, mem, e.call->name};
   std::optional<NetworkWait> wait;
-  if (e.call->wait == Wait::kNetwork) wait.emplace(st);
+  if (e.call->wait != Wait::kNo) wait.emplace(st);
   args[0].i32 = e.call->invoke(call, args);
   return nullptr;
 }

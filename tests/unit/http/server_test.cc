@@ -16,6 +16,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <cstdlib>
 #include <future>
 #include <memory>
@@ -40,6 +43,13 @@ class TestDispatcher : public Dispatcher {
  public:
   Response dispatch(const Request& request) override {
     calls.fetch_add(1);
+    if (request.path == "/gate") {  // blocks until the test opens the gate
+      std::unique_lock lock(gate_mu);
+      ++gated;
+      gate_cv.notify_all();
+      gate_cv.wait(lock, [this] { return gate_open; });
+      return Response::text(200, "gate passed");
+    }
     if (request.path == "/slow") {
       slow_started.store(true);
       std::this_thread::sleep_for(slow_for);
@@ -60,6 +70,21 @@ class TestDispatcher : public Dispatcher {
     return r;
   }
 
+  // Waits until `n` requests are blocked at /gate; false after 10 s.
+  bool waitGated(int n) {
+    std::unique_lock lock(gate_mu);
+    return gate_cv.wait_for(lock, 10s, [&] { return gated >= n; });
+  }
+  void openGate() {
+    std::lock_guard lock(gate_mu);
+    gate_open = true;
+    gate_cv.notify_all();
+  }
+
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  int gated = 0;
+  bool gate_open = false;
   std::atomic<int> calls{0};
   std::atomic<bool> slow_started{false};
   std::chrono::milliseconds slow_for{500};
@@ -211,6 +236,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    dispatcher_.openGate();
     if (server_) server_->stop();
   }
 
@@ -598,6 +624,7 @@ TEST_F(HttpServerTest, ServesHttpsWithSelfSignedCertificate) {
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->result_int(), 200);
     EXPECT_EQ(response->body(), "POST /secure?|s|127.0.0.1|tls");
+    EXPECT_EQ(response->at("Strict-Transport-Security"), "max-age=31536000");
   }
 
   // Plain HTTP on the TLS port gets nothing but a closed connection.
@@ -619,6 +646,128 @@ TEST_F(HttpServerTest, BadTlsFilesAreReported) {
   options.tls_key_file = "";
   HttpServer half(options, dispatcher_);
   EXPECT_EQ(half.start().code(), absl::StatusCode::kInvalidArgument);
+}
+
+
+// The execution model (issue 12): io threads only parse and write. With one io
+// thread and four requests blocked in the Dispatcher, another request is still
+// read, dispatched and answered. (Before the dispatch queue, the first blocked
+// request held the only io thread and nothing else was even read.)
+TEST_F(HttpServerTest, IoThreadsNeverWaitOnTheDispatcher) {
+  auto options = testOptions();
+  options.threads = 1;
+  options.dispatch_threads = 8;
+  startServer(options);
+  std::vector<std::unique_ptr<Client>> blocked;
+  for (int i = 0; i < 4; ++i) {
+    blocked.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_FALSE(blocked.back()->send(get("/gate")));
+  }
+  ASSERT_TRUE(dispatcher_.waitGated(4)) << "the blocked requests did not all reach the Dispatcher";
+
+  Client other(server_->port());
+  other.send(get("/echo"));
+  auto answer = other.read();
+  ASSERT_TRUE(answer.has_value()) << "a request waited for blocked ones";
+  EXPECT_EQ(answer->result_int(), 200);
+  EXPECT_EQ(server_->queueStats().running, 4u);
+
+  dispatcher_.openGate();
+  for (auto& client : blocked) {
+    auto r = client->read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body(), "gate passed");
+  }
+}
+
+// Back-pressure: past max_queued_requests waiting, a request gets 503 with
+// Retry-After at once and never reaches the Dispatcher.
+TEST_F(HttpServerTest, FullDispatchQueueAnswers503WithRetryAfter) {
+  auto options = testOptions();
+  options.dispatch_threads = 1;
+  options.max_queued_requests = 1;
+  options.retry_after_s = 7;
+  startServer(options);
+  Client running(server_->port()), queued(server_->port()), refused(server_->port());
+  running.send(get("/gate"));
+  ASSERT_TRUE(dispatcher_.waitGated(1));
+  queued.send(get("/echo"));
+  for (int i = 0; i < 1000 && server_->queueStats().queued < 1; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(server_->queueStats().queued, 1u);
+
+  refused.send(get("/echo"));
+  auto busy = refused.read();
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->result_int(), 503);
+  EXPECT_EQ(busy->at("Retry-After"), "7");
+  EXPECT_EQ(server_->queueStats().rejected, 1u);
+
+  dispatcher_.openGate();
+  auto first = running.read();
+  auto second = queued.read();
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(first->result_int(), 200);
+  EXPECT_EQ(second->result_int(), 200);
+  EXPECT_EQ(dispatcher_.calls.load(), 2);  // the refused one never ran
+}
+
+// A request that waited longer than queue_timeout_ms for a dispatch thread is
+// answered 503 + Retry-After without running.
+TEST_F(HttpServerTest, RequestThatWaitedTooLongGets503) {
+  auto options = testOptions();
+  options.dispatch_threads = 1;
+  options.queue_timeout_ms = 1;
+  startServer(options);
+  Client running(server_->port()), waiting(server_->port());
+  running.send(get("/gate"));
+  ASSERT_TRUE(dispatcher_.waitGated(1));
+  waiting.send(get("/echo"));
+  for (int i = 0; i < 1000 && server_->queueStats().queued < 1; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(server_->queueStats().queued, 1u);
+  std::this_thread::sleep_for(20ms);  // well past the 1 ms queue timeout
+  dispatcher_.openGate();
+
+  auto late = waiting.read();
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->result_int(), 503);
+  EXPECT_EQ(late->at("Retry-After"), "1");
+  EXPECT_EQ(server_->queueStats().expired, 1u);
+  EXPECT_EQ(dispatcher_.calls.load(), 1);
+}
+
+// Behind a TLS-terminating proxy (issue 16): X-Forwarded-Proto/-For count
+// only from trusted proxy addresses; secure requests get HSTS.
+TEST_F(HttpServerTest, ForwardedHeadersCountOnlyFromTrustedProxies) {
+  auto options = testOptions();
+  options.trusted_proxies = {"127.0.0.0/8"};
+  startServer(options);
+  Client client(server_->port());
+  client.send(get("/echo", "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9, 198.51.100.7\r\n"));
+  auto r = client.read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "GET /echo?||198.51.100.7|tls");
+  EXPECT_EQ(r->at("Strict-Transport-Security"), "max-age=31536000");
+}
+
+TEST_F(HttpServerTest, ForwardedHeadersFromOthersAreIgnored) {
+  auto options = testOptions();
+  options.trusted_proxies = {"10.0.0.0/8", "::2"};
+  startServer(options);
+  Client client(server_->port());
+  client.send(get("/echo", "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9\r\n"));
+  auto r = client.read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "GET /echo?||127.0.0.1|plain");
+  EXPECT_EQ(r->count("Strict-Transport-Security"), 0u);
+}
+
+TEST_F(HttpServerTest, BadTrustedProxyIsNamed) {
+  auto options = testOptions();
+  options.trusted_proxies = {"10.0.0.0/33"};
+  HttpServer server(options, dispatcher_);
+  absl::Status status = server.start();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("10.0.0.0/33"), std::string_view::npos) << status;
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+// The dispatch queue: where requests wait for a thread that may block.
+//
+// The io threads of the HTTP front only parse and write; everything a request
+// does beyond that (an extension instance, a host call that waits on the
+// network, Argon2id, a database round trip) runs on one of this queue's
+// threads. The queue is bounded in both directions, so overload turns into
+// quick 503s instead of a collapse:
+//
+//   DispatchQueue queue({.threads = 32, .max_queued = 1024, .queue_timeout_ms = 2000});
+//   if (!queue.submit([&](DispatchQueue::Admission a) {
+//         if (a == DispatchQueue::Admission::kExpired) answer503(); else run();
+//       })) {
+//     answer503();  // the queue is full
+//   }
+//
+// Contract:
+//   - submit() never blocks. It refuses (returns false, the task is dropped
+//     uncalled) when max_queued tasks are already waiting or the queue stopped.
+//   - An accepted task is called exactly once, on a queue thread: with kRun,
+//     or with kExpired when it waited longer than queue_timeout_ms (it should
+//     then answer at once, e.g. 503 + Retry-After) or the queue is stopping.
+//   - Tasks run in submission order (FIFO); at most `threads` at a time.
+//   - stop() calls every waiting task with kExpired, waits for running ones
+//     and joins the threads. Idempotent; the destructor calls it. It must not
+//     be called from a task.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "habanero/limits.h"
+
+namespace habanero::http {
+
+class DispatchQueue {
+ public:
+  struct Options {
+    uint32_t threads = limits::kDispatchThreads;  // 0: one
+    size_t max_queued = limits::kMaxQueuedRequests;
+    uint32_t queue_timeout_ms = limits::kQueueTimeoutMs;
+  };
+  enum class Admission { kRun, kExpired };
+  using Task = std::function<void(Admission)>;
+
+  // Counters since construction, for logs, metrics and tests.
+  struct Stats {
+    size_t queued = 0;     // waiting now
+    size_t running = 0;    // on a thread now
+    uint64_t rejected = 0; // submit() returned false
+    uint64_t expired = 0;  // called with kExpired
+  };
+
+  explicit DispatchQueue(Options options);
+  ~DispatchQueue();
+  DispatchQueue(const DispatchQueue&) = delete;
+  DispatchQueue& operator=(const DispatchQueue&) = delete;
+
+  bool submit(Task task);
+  void stop();
+  Stats stats() const;
+
+ private:
+  struct Item {
+    Task task;
+    std::chrono::steady_clock::time_point enqueued;
+  };
+  void work();
+
+  const Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t expired_ ABSL_GUARDED_BY(mu_) = 0;
+  std::mutex join_mu_;  // serialises stop()
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace habanero::http
