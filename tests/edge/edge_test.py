@@ -348,8 +348,11 @@ class EdgeTest(unittest.TestCase):
             self.skipTest("no tests/conformance/cases.json")
         self.assertTrue(CONFORMANCE_BIN and os.path.exists(CONFORMANCE_BIN),
                         "HABANERO_CONFORMANCE_BIN must name abi_conformance_test")
+        # fetch_base: any reachable web server (the native one); the edge answers
+        # UNAVAILABLE before fetching, which differences/edge.json declares.
         env = dict(os.environ, HABANERO_CONFORMANCE_URL=self.e.issuer,
-                   HABANERO_CONFORMANCE_HOST="edge")
+                   HABANERO_CONFORMANCE_HOST="edge",
+                   HABANERO_CONFORMANCE_FIXTURE_FETCH_BASE=self.e.server_url)
         out = subprocess.run([CONFORMANCE_BIN, "--gtest_brief=1"], env=env, capture_output=True,
                              text=True, timeout=600)
         summary = re.findall(r"^\[  (?:PASSED|FAILED|SKIPPED) .*$", out.stdout, re.M)

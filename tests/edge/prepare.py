@@ -8,7 +8,8 @@ OUT_DIR/extensions.toml (the operator's file build.rs reads), with
   * every setup of tests/conformance/cases.json, when it exists: its probe module copied to
     <setup>.wasm with the manifest's name changed, mounted at /<setup> with the setup's
     grants and memory (the ABI conformance suite's "Running against another host").
-A setup's deadline_ms becomes a fuel budget (the edge has no wall-clock deadline). Setups
+A setup's deadline_ms becomes a fuel budget of 100 000 instructions per millisecond (the edge
+has no wall-clock deadline; the default, 1000 ms, is the edge's default of 100 M). Setups
 that must be refused are deployed too: `refused = "unavailable"` makes them answer 503.
 """
 import json
@@ -27,8 +28,8 @@ PRODUCTION = [
                                      "settings"]),
     ("hello", "/hello", ["http", "log", "kv", "settings"]),
 ]
-# Instructions per request for a setup with a short deadline (loop_forever's 200 ms).
-SHORT_FUEL = 20_000_000
+# Fuel (about one Wasm instruction each) per millisecond of a setup's deadline_ms.
+FUEL_PER_MS = 100_000
 
 
 def toml_list(items):
@@ -68,8 +69,8 @@ def main():
                 name, name, toml_list(s.get("grants", [])))
             if "memory_mb" in s:
                 text += "memory_mb = %d\n" % s["memory_mb"]
-            if s.get("deadline_ms", 1000) < 1000:
-                text += "fuel = %d\n" % SHORT_FUEL
+            if "deadline_ms" in s:
+                text += "fuel = %d\n" % (s["deadline_ms"] * FUEL_PER_MS)
     with open(os.path.join(out_dir, "extensions.toml"), "w") as f:
         f.write(text)
 
