@@ -227,6 +227,8 @@ ClientAuth checkSecret(const std::string& id, const std::string& secret, bool ba
     case sdk::Result::Mismatch:
     case sdk::Result::NotFound:
       return fail(401, "invalid_client", "client authentication failed", basic);
+    case sdk::Result::Denied:  // throttled; the host has set Retry-After
+      return fail(429, "invalid_client", "too many failed client authentications; retry later");
     default:
       return fail(503, "temporarily_unavailable", "client authentication is unavailable");
   }

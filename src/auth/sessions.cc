@@ -67,8 +67,9 @@ std::optional<StoredAttempt> decodeAttempt(std::string_view text) {
 }
 
 // Whether one of the request's login cookies is the attempt's binding.
-bool boundToThisBrowser(const StoredAttempt& a, const Headers& headers) {
-  std::vector<std::string_view> values = Sessions::cookies(headers, Sessions::kLoginCookieName);
+bool boundToThisBrowser(const StoredAttempt& a, const Headers& headers, bool secure) {
+  std::vector<std::string_view> values =
+      Sessions::cookies(headers, Sessions::loginCookieName(secure));
   bool match = false;
   for (size_t i = 0; i < values.size() && i < kMaxCookiesTried; ++i) {
     if (internal::looksLikeToken(values[i], kCookieBytes) &&
@@ -128,8 +129,9 @@ std::vector<std::string_view> Sessions::cookies(const Headers& headers, std::str
   return out;
 }
 
-absl::StatusOr<std::optional<Session>> Sessions::get(const Headers& request_headers) const {
-  std::vector<std::string_view> values = cookies(request_headers, kCookieName);
+absl::StatusOr<std::optional<Session>> Sessions::get(const Headers& request_headers,
+                                                     bool secure) const {
+  std::vector<std::string_view> values = cookies(request_headers, cookieName(secure));
   for (size_t i = 0; i < values.size() && i < kMaxCookiesTried; ++i) {
     if (!internal::looksLikeToken(values[i], kCookieBytes)) continue;
     ASSIGN_OR_RETURN(std::optional<std::string> text,
@@ -154,8 +156,8 @@ absl::StatusOr<Sessions::Started> Sessions::start(std::string_view subject,
   return started;
 }
 
-absl::Status Sessions::end(const Headers& request_headers) {
-  std::vector<std::string_view> values = cookies(request_headers, kCookieName);
+absl::Status Sessions::end(const Headers& request_headers, bool secure) {
+  std::vector<std::string_view> values = cookies(request_headers, cookieName(secure));
   for (size_t i = 0; i < values.size() && i < kMaxCookiesTried; ++i) {
     if (!internal::looksLikeToken(values[i], kCookieBytes)) continue;
     RETURN_IF_ERROR(storage_.remove(kNamespace, sessionKey(values[i])));
@@ -164,11 +166,12 @@ absl::Status Sessions::end(const Headers& request_headers) {
 }
 
 std::string Sessions::sessionCookie(std::string_view value, bool secure) const {
-  return strCat(kCookieName, "=", value, cookieAttributes(options_.session_ttl_ms / 1000, secure));
+  return strCat(cookieName(secure), "=", value,
+                cookieAttributes(options_.session_ttl_ms / 1000, secure));
 }
 
 std::string Sessions::clearSessionCookie(bool secure) const {
-  return strCat(kCookieName, "=", cookieAttributes(0, secure));
+  return strCat(cookieName(secure), "=", cookieAttributes(0, secure));
 }
 
 std::string Sessions::toJson(const Session& s) {
@@ -183,7 +186,8 @@ std::string Sessions::toJson(const LoginAttempt& a) {
 absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view return_to,
                                                           std::string_view login_hint,
                                                           const Headers& request_headers,
-                                                          bool secure) {
+                                                          bool secure,
+                                                          std::string_view remote_addr) {
   if (!isLocalPath(return_to)) {
     return absl::InvalidArgumentError("return_to: must be a local path starting with '/'");
   }
@@ -192,7 +196,8 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
   }
   // One binding cookie per browser, reused, so attempts in several tabs all work.
   std::string binding_cookie;
-  for (std::string_view v : cookies(request_headers, kLoginCookieName)) {
+  RETURN_IF_ERROR(admitAttempt(remote_addr));
+  for (std::string_view v : cookies(request_headers, loginCookieName(secure))) {
     if (internal::looksLikeToken(v, kCookieBytes)) {
       binding_cookie = std::string(v);
       break;
@@ -209,38 +214,72 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
             {"binding", bindingOf(binding_cookie)}};
   RETURN_IF_ERROR(storage_.put(kLoginNamespace, begun.rt, internal::dump(j),
                                options_.login_ttl_ms));
-  begun.set_cookie = strCat(kLoginCookieName, "=", binding_cookie,
+  begun.set_cookie = strCat(loginCookieName(secure), "=", binding_cookie,
                             cookieAttributes(options_.login_ttl_ms / 1000, secure));
   begun.login_url = strCat("/login?rt=", begun.rt);
   return begun;
 }
 
+absl::Status Sessions::admitAttempt(std::string_view remote_addr) {
+  if (options_.max_attempts_per_address == 0 && options_.max_attempts_total == 0) {
+    return absl::OkStatus();
+  }
+  const int64_t now = clock_.nowMs();
+  std::lock_guard<std::mutex> lock(attempts_mu_);
+  while (!recent_.empty() && recent_.front().first <= now - options_.login_ttl_ms) {
+    auto it = recent_by_address_.find(recent_.front().second);
+    if (it != recent_by_address_.end() && --it->second == 0) recent_by_address_.erase(it);
+    recent_.pop_front();
+  }
+  std::string address(remote_addr);
+  auto it = recent_by_address_.find(address);
+  size_t from_address = it == recent_by_address_.end() ? 0 : it->second;
+  if (options_.max_attempts_per_address != 0 &&
+      from_address >= options_.max_attempts_per_address) {
+    spdlog::info("login attempt refused: {} pending from {} (auth.login_attempts_per_address)",
+                 from_address, address.empty() ? "(no address)" : address);
+    return absl::ResourceExhaustedError(
+        strCat("too many pending login attempts from this address (auth.login_attempts_per_address = ",
+               options_.max_attempts_per_address, ")"));
+  }
+  if (options_.max_attempts_total != 0 && recent_.size() >= options_.max_attempts_total) {
+    spdlog::info("login attempt refused from {}: {} pending in all (auth.login_attempts_total)",
+                 address.empty() ? "(no address)" : address, recent_.size());
+    return absl::ResourceExhaustedError(
+        strCat("too many pending login attempts (auth.login_attempts_total = ",
+               options_.max_attempts_total, ")"));
+  }
+  ++recent_by_address_[address];
+  recent_.emplace_back(now, std::move(address));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<LoginAttempt>> Sessions::findAttempt(
-    std::string_view rt, const Headers& request_headers) const {
+    std::string_view rt, const Headers& request_headers, bool secure) const {
   if (!internal::looksLikeToken(rt, kRtBytes)) return std::nullopt;
   ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.get(kLoginNamespace, rt));
   if (!text) return std::nullopt;
   std::optional<StoredAttempt> a = decodeAttempt(*text);
-  if (!a || !boundToThisBrowser(*a, request_headers)) return std::nullopt;
+  if (!a || !boundToThisBrowser(*a, request_headers, secure)) return std::nullopt;
   return std::move(a->attempt);
 }
 
 absl::StatusOr<std::optional<LoginAttempt>> Sessions::takeAttempt(
-    std::string_view rt, const Headers& request_headers) {
+    std::string_view rt, const Headers& request_headers, bool secure) {
   // Checked before the take, so a request from another browser cannot end
   // someone's attempt.
-  ASSIGN_OR_RETURN(std::optional<LoginAttempt> found, findAttempt(rt, request_headers));
+  ASSIGN_OR_RETURN(std::optional<LoginAttempt> found, findAttempt(rt, request_headers, secure));
   if (!found) return std::nullopt;
   ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.take(kLoginNamespace, rt));
   if (!text) return std::nullopt;
   std::optional<StoredAttempt> a = decodeAttempt(*text);
-  if (!a || !boundToThisBrowser(*a, request_headers)) return std::nullopt;
+  if (!a || !boundToThisBrowser(*a, request_headers, secure)) return std::nullopt;
   return std::move(a->attempt);
 }
 
 absl::StatusOr<std::optional<Session>> Sessions::getLive(const Headers& request_headers,
-                                                         const Users* users) const {
-  ASSIGN_OR_RETURN(std::optional<Session> session, get(request_headers));
+                                                         bool secure, const Users* users) const {
+  ASSIGN_OR_RETURN(std::optional<Session> session, get(request_headers, secure));
   if (!session || users == nullptr) return session;
   ASSIGN_OR_RETURN(std::optional<User> user, users->get(session->subject));
   if (!user) return std::nullopt;
@@ -258,29 +297,40 @@ absl::Status unavailable(const absl::Status& s) { return absl::UnavailableError(
 absl::StatusOr<Sessions::CompletedLogin> Sessions::completeLogin(std::string_view rt,
                                                                  std::string_view subject,
                                                                  std::string_view amr_json,
-                                                                 const Users& users,
+                                                                 Users& users,
                                                                  const Headers& request_headers,
                                                                  bool secure) {
   absl::StatusOr<std::vector<std::string>> amr = parseAmr(amr_json);
   if (!amr.ok()) return amr.status();
   // Checked before the attempt is taken: a bad subject leaves it usable.
-  auto found = findAttempt(rt, request_headers);
+  auto found = findAttempt(rt, request_headers, secure);
   if (!found.ok()) return unavailable(found.status());
   if (!found->has_value()) return absl::NotFoundError("no such login attempt for this browser");
   auto user = users.get(subject);
   if (!user.ok()) return unavailable(user.status());
   if (!user->has_value()) return absl::NotFoundError("no such user");
-  auto taken = takeAttempt(rt, request_headers);
+  auto taken = takeAttempt(rt, request_headers, secure);
   if (!taken.ok()) return unavailable(taken.status());
   if (!taken->has_value()) return absl::NotFoundError("the login attempt was completed already");
 
   // A login always gets a fresh cookie; the browser's previous session ends.
-  absl::Status ended = end(request_headers);
+  absl::Status ended = end(request_headers, secure);
   if (!ended.ok()) {
     spdlog::error("login_complete: ending the previous session: {}", std::string(ended.message()));
   }
+  // A link to the address or a code to the number proved it.
+  const bool by_email = std::find(amr->begin(), amr->end(), "email") != amr->end();
+  const bool by_sms = std::find(amr->begin(), amr->end(), "sms") != amr->end();
   auto started = start(subject, std::move(*amr));
   if (!started.ok()) return unavailable(started.status());
+  if (by_email || by_sms) {
+    absl::Status marked = users.markVerified(subject, by_email, by_sms);
+    if (!marked.ok()) {
+      spdlog::error("login_complete: marking the {} of user '{}' verified: {}",
+                    by_email ? "email" : "phone number", std::string(subject),
+                    std::string(marked.message()));
+    }
+  }
   return CompletedLogin{std::move((*taken)->return_to), sessionCookie(started->cookie, secure),
                         std::move(started->session)};
 }

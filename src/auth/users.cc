@@ -243,6 +243,26 @@ absl::StatusOr<std::optional<User>> Users::get(std::string_view subject) const {
   return std::move(r->user);
 }
 
+absl::Status Users::markVerified(std::string_view subject, bool email, bool phone) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.get(kNamespace, subject));
+    if (!text) return absl::NotFoundError(strCat("no user '", subject, "'"));
+    ASSIGN_OR_RETURN(Record r, decode(subject, *text));
+    bool changed = false;
+    if (email && !r.user.email.empty() && !r.user.email_verified) {
+      r.user.email_verified = changed = true;
+    }
+    if (phone && !r.user.phone_number.empty() && !r.user.phone_number_verified) {
+      r.user.phone_number_verified = changed = true;
+    }
+    if (!changed) return absl::OkStatus();
+    ASSIGN_OR_RETURN(bool written,
+                     storage_.compareAndSet(kNamespace, subject, *text, encode(r), 0));
+    if (written) return absl::OkStatus();
+  }
+  return absl::AbortedError(strCat("user '", subject, "': the record kept changing"));
+}
+
 absl::StatusOr<std::optional<User>> Users::findByEmail(std::string_view email_in) const {
   absl::StatusOr<std::string> email = normalizeEmail(email_in);
   if (!email.ok()) return std::nullopt;

@@ -107,6 +107,13 @@ class Users {
   // phone_number, phone_number_verified, website and webid when set. nullopt for an unknown subject.
   absl::StatusOr<std::optional<std::string>> claimsJson(std::string_view subject) const;
 
+  // Marks the user's email address (`email`) and/or phone number (`phone`) as
+  // verified — a login by a link sent to the address (amr "email") or a code
+  // sent to the number ("sms") proved it. An empty address or number stays
+  // unverified. NotFound for an unknown subject; concurrent updates of the
+  // record are retried, never lost.
+  absl::Status markVerified(std::string_view subject, bool email, bool phone);
+
   // The subject if `password` is this email's password, else nullopt. Costs
   // one Argon2id verification whether or not the email exists or has a
   // password, so the answer's timing does not tell them apart. Errors only

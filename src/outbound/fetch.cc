@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "curl_util.h"
@@ -27,6 +28,7 @@ using internal::UrlParts;
 
 constexpr size_t kCacheEntries = 256;
 constexpr size_t kCacheBytes = 32u << 20;
+constexpr size_t kNegativeEntries = 4096;
 constexpr char kUserAgent[] = "Habanero/0.1 (+fetch)";
 
 // ---------------------------------------------------------------------------
@@ -454,8 +456,86 @@ struct Fetcher::Cache {
   }
 };
 
-Fetcher::Fetcher(const Clock& clock) : clock_(clock), cache_(std::make_unique<Cache>()) {
+// ---------------------------------------------------------------------------
+// Gate: concurrency bounds and the negative cache (FetchLimits)
+
+struct Fetcher::Gate {
+  std::mutex mu;
+  size_t total ABSL_GUARDED_BY(mu) = 0;
+  std::unordered_map<std::string, uint32_t> per_target ABSL_GUARDED_BY(mu);
+  std::unordered_map<std::string, int64_t> failed_until ABSL_GUARDED_BY(mu);  // by target
+
+  // Releases its slot when destroyed.
+  class Slot {
+   public:
+    Slot(Gate* gate, std::string target) : gate_(gate), target_(std::move(target)) {}
+    Slot(Slot&& other) noexcept
+        : gate_(std::exchange(other.gate_, nullptr)), target_(std::move(other.target_)) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (gate_ != nullptr) gate_->release(target_);
+    }
+
+   private:
+    Gate* gate_;
+    std::string target_;
+  };
+
+  absl::StatusOr<Slot> acquire(const std::string& target, const FetchLimits& limits, int64_t now) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = failed_until.find(target); it != failed_until.end()) {
+      if (it->second > now) {
+        return absl::UnavailableError(strCat("fetch: ", target, " failed recently; not tried again for ",
+                                             it->second - now, " ms (outbound.fetch_negative_cache_ms)"));
+      }
+      failed_until.erase(it);
+    }
+    if (limits.max_total != 0 && total >= limits.max_total) {
+      return absl::UnavailableError(strCat("fetch: ", total,
+                                           " fetches in flight already (outbound.fetch_max_total = ",
+                                           limits.max_total, "); not fetching ", target));
+    }
+    uint32_t& n = per_target[target];
+    if (limits.max_per_host != 0 && n >= limits.max_per_host) {
+      return absl::UnavailableError(strCat("fetch: ", n, " fetches to ", target,
+                                           " in flight already (outbound.fetch_max_per_host = ",
+                                           limits.max_per_host, ")"));
+    }
+    ++n;
+    ++total;
+    return Slot(this, target);
+  }
+
+  void release(const std::string& target) {
+    std::lock_guard<std::mutex> lock(mu);
+    --total;
+    auto it = per_target.find(target);
+    if (it != per_target.end() && --it->second == 0) per_target.erase(it);
+  }
+
+  void failed(const std::string& target, const FetchLimits& limits, int64_t now) {
+    if (limits.negative_cache_ms <= 0) return;
+    std::lock_guard<std::mutex> lock(mu);
+    // Bounded: expired entries go first, then (a flood of distinct hosts) all of them.
+    if (failed_until.size() >= kNegativeEntries) {
+      std::erase_if(failed_until, [now](const auto& e) { return e.second <= now; });
+      if (failed_until.size() >= kNegativeEntries) failed_until.clear();
+    }
+    failed_until[target] = now + limits.negative_cache_ms;
+  }
+};
+
+Fetcher::Fetcher(const Clock& clock, FetchLimits limits)
+    : clock_(clock),
+      limits_(limits),
+      cache_(std::make_unique<Cache>()),
+      gate_(std::make_unique<Gate>()) {
   internal::curlGlobalInit();
+}
+
+size_t Fetcher::inFlight() const {
+  std::lock_guard<std::mutex> lock(gate_->mu);
+  return gate_->total;
 }
 
 Fetcher::~Fetcher() = default;
@@ -473,7 +553,16 @@ absl::StatusOr<FetchResponse> Fetcher::fetch(const FetchRequest& request,
   UrlParts url = *std::move(first);
   std::vector<std::string> hosts, addresses;
   for (int hops = 0;; ++hops) {
-    absl::StatusOr<Hop> hop = fetchHop(url, request, policy);
+    const std::string target =
+        strCat(url.host, ":", url.port != 0 ? url.port : (url.scheme == "https" ? 443 : 80));
+    absl::StatusOr<Hop> hop = [&]() -> absl::StatusOr<Hop> {
+      ASSIGN_OR_RETURN(Gate::Slot slot, gate_->acquire(target, limits_, clock_.nowMs()));
+      absl::StatusOr<Hop> h = fetchHop(url, request, policy);
+      if (!h.ok() && h.status().code() == absl::StatusCode::kUnavailable) {
+        gate_->failed(target, limits_, clock_.nowMs());
+      }
+      return h;
+    }();
     if (!hop.ok()) return hop.status();
     hosts.push_back(url.host);
     addresses.insert(addresses.end(), hop->addresses.begin(), hop->addresses.end());

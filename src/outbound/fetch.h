@@ -19,6 +19,14 @@
 // max_bytes, max_redirects); otherwise the request goes to the network.
 // Time comes from the injected Clock (Date/Expires headers only for lifetime).
 //
+// Slow upstreams (FetchLimits): at most `max_per_host` fetches to one target
+// (host and port) and `max_total` in all are in flight at once; a fetch over
+// either limit fails at once (Unavailable, the message names the limit)
+// instead of waiting, so a slow or hostile host ties up a bounded number of
+// request threads. A target whose connection failed (DNS, connect, TLS,
+// timeout) is refused at once for `negative_cache_ms` afterwards (Unavailable,
+// "failed recently"); cache hits are served regardless.
+//
 // Thread-safe; one Fetcher serves the whole process.
 #pragma once
 
@@ -42,6 +50,14 @@ struct FetchPolicy {
   int max_redirects = 5;
 };
 
+// Process-wide bounds on concurrent fetches ([outbound] fetch_max_per_host,
+// fetch_max_total, fetch_negative_cache_ms). 0 = no limit / no negative cache.
+struct FetchLimits {
+  uint32_t max_per_host = 4;
+  uint32_t max_total = 32;
+  int64_t negative_cache_ms = 5'000;
+};
+
 struct FetchRequest {
   std::string url;
   std::string accept;  // Accept header ("" = "*/*")
@@ -59,17 +75,24 @@ struct FetchResponse {
 // Errors of fetch(): InvalidArgument (not an absolute http(s) URL, userinfo in
 // the URL), PermissionDenied (an address or host the policy refuses, on any
 // hop), ResourceExhausted (body larger than max_bytes), Unavailable (DNS,
-// connect, TLS, timeout, too many redirects).
+// connect, TLS, timeout, too many redirects; and at once, without touching
+// the network: over a FetchLimits bound, or a target that failed recently).
 class Fetcher {
  public:
-  explicit Fetcher(const Clock& clock = SystemClock::instance());
+  explicit Fetcher(const Clock& clock = SystemClock::instance(), FetchLimits limits = {});
   ~Fetcher();
   absl::StatusOr<FetchResponse> fetch(const FetchRequest& request, const FetchPolicy& policy);
 
+  // Fetches on the network right now (for tests and metrics).
+  size_t inFlight() const;
+
  private:
   struct Cache;
+  struct Gate;
   const Clock& clock_;
+  const FetchLimits limits_;
   std::unique_ptr<Cache> cache_;
+  std::unique_ptr<Gate> gate_;
 };
 
 // Whether an address (IPv4 or IPv6 text) is one the guard refuses.

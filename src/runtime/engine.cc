@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -74,11 +75,23 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::create(const EngineOptions& opti
   RETURN_IF_ERROR(defineHostCalls(engine->linker_.get()));
 
   if (!options.cache_dir.empty()) {
+    // Owner-only whatever the umask (it lives in the data directory): every
+    // directory created here, and every entry written (compile()).
+    std::vector<std::filesystem::path> created;
+    for (std::filesystem::path p = options.cache_dir; !p.empty() && !std::filesystem::exists(p);
+         p = p.parent_path()) {
+      created.push_back(p);
+      if (p == p.parent_path()) break;
+    }
     std::error_code ec;
     std::filesystem::create_directories(options.cache_dir, ec);
     if (ec) {
       return absl::InternalError(
           strCat(options.cache_dir, ": cannot create module cache: ", ec.message()));
+    }
+    for (const auto& dir : created) {
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
     }
   }
 
@@ -160,6 +173,9 @@ absl::StatusOr<ModulePtr> Engine::compile(std::span<const uint8_t> wasm, std::st
         if (!out) spdlog::warn("cannot write module cache entry {}", tmp);
       }
       std::error_code ec;
+      std::filesystem::permissions(
+          tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+          std::filesystem::perm_options::replace, ec);
       std::filesystem::rename(tmp, cache_path, ec);
       if (ec) spdlog::warn("cannot write module cache entry {}: {}", cache_path, ec.message());
       wasm_byte_vec_delete(&bytes);

@@ -31,6 +31,7 @@
 namespace habanero::auth {
 class Clients;
 class Sessions;
+class Throttle;
 class Users;
 }  // namespace habanero::auth
 namespace habanero::events {
@@ -56,6 +57,10 @@ struct HostServices {
   auth::Sessions* sessions = nullptr;      // facility::kSessions ("sessions", "login")
   auth::Users* users = nullptr;            // facility::kUsers ("users", "login", "signup")
   const auth::Clients* clients = nullptr;  // facility::kClients ("clients")
+  // Optional: failed client_authenticate calls, by client id and by source
+  // address; an empty bucket answers DENIED without checking (null: no throttle).
+  auth::Throttle* client_auth_by_client = nullptr;
+  auth::Throttle* client_auth_by_address = nullptr;
   // Design 0002.
   events::Outbox* outbox = nullptr;        // facility::kOutbox ("events")
   outbound::Mailer* mailer = nullptr;      // facility::kMailer ("mail")

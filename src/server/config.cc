@@ -93,6 +93,14 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(outbound, allow_loopback),
     HABANERO_CONFIG_FIELD(outbound, fetch_timeout_ms),
     HABANERO_CONFIG_FIELD(outbound, fetch_max_bytes),
+    HABANERO_CONFIG_FIELD(outbound, fetch_max_per_host),
+    HABANERO_CONFIG_FIELD(outbound, fetch_max_total),
+    HABANERO_CONFIG_FIELD(outbound, fetch_negative_cache_ms),
+    HABANERO_CONFIG_FIELD(auth, client_auth_burst),
+    HABANERO_CONFIG_FIELD(auth, client_auth_address_burst),
+    HABANERO_CONFIG_FIELD(auth, client_auth_refill_ms),
+    HABANERO_CONFIG_FIELD(auth, login_attempts_per_address),
+    HABANERO_CONFIG_FIELD(auth, login_attempts_total),
     HABANERO_CONFIG_FIELD(events, poll_ms),
     HABANERO_CONFIG_FIELD(events, retry_base_ms),
     HABANERO_CONFIG_FIELD(events, retry_max_ms),
@@ -113,9 +121,10 @@ const Field kFields[] = {
 
 #undef HABANERO_CONFIG_FIELD
 
-constexpr std::string_view kSections[] = {"server",   "runtime", "store", "log",     "keys",
-                                          "admin",    "mail",    "sms",   "outbound", "events",
-                                          "web",      "cluster", "cors"};
+constexpr std::string_view kSections[] = {"server", "runtime", "store",    "log",
+                                          "keys",   "admin",   "mail",     "sms",
+                                          "outbound", "auth", "events", "web", "cluster",
+                                          "cors"};
 // Other names operators know these keys by (the and common SMTP tooling's).
 constexpr std::pair<std::string_view, std::string_view> kEnvAliases[] = {
     {"HABANERO_SMTP_URL", "HABANERO_MAIL_URL"},
@@ -743,6 +752,7 @@ absl::Status validateConfig(const Config& config) {
   }
   if (config.outbound.fetch_timeout_ms == 0) complain("outbound.fetch_timeout_ms", "must be > 0");
   if (config.outbound.fetch_max_bytes == 0) complain("outbound.fetch_max_bytes", "must be > 0");
+  if (config.auth.client_auth_refill_ms == 0) complain("auth.client_auth_refill_ms", "must be > 0");
   if (config.events.poll_ms == 0) complain("events.poll_ms", "must be > 0");
   if (config.events.retry_base_ms == 0) complain("events.retry_base_ms", "must be > 0");
   if (config.events.retry_max_ms < config.events.retry_base_ms) {

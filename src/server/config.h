@@ -146,7 +146,29 @@ struct Config {
     bool allow_loopback = false;            // development only: let "fetch" reach 127.0.0.1
     uint32_t fetch_timeout_ms = 5000;
     uint64_t fetch_max_bytes = 1 << 20;
+    // Slow upstreams (outbound::FetchLimits): fetches in flight per target host:port and in
+    // all (over either: the fetch fails at once), and how long a target whose connection
+    // failed is refused without trying. 0 = no limit / no negative cache.
+    uint32_t fetch_max_per_host = 4;
+    uint32_t fetch_max_total = 32;
+    uint32_t fetch_negative_cache_ms = 5000;
   } outbound;
+
+  // Abuse limits of the host's authentication facilities (src/auth/).
+  struct Auth {
+    // Failed client authentication (client_authenticate), a token bucket per client id
+    // (`client_auth_burst` failures at once) and one per source address
+    // (`client_auth_address_burst`, larger: many clients may share an address), each
+    // refilled by one every `client_auth_refill_ms`; an empty bucket refuses at once
+    // (429 + Retry-After). A burst of 0 turns that bucket off.
+    uint32_t client_auth_burst = 10;
+    uint32_t client_auth_address_burst = 100;
+    uint32_t client_auth_refill_ms = 6000;
+    // Pending login attempts (cookieless /authorize): at most this many per source
+    // address and in all; over either, /authorize answers 503 + Retry-After.
+    uint32_t login_attempts_per_address = 50;
+    uint32_t login_attempts_total = 100000;
+  } auth;
 
   struct Events {
     uint32_t poll_ms = 1000;                // the dispatcher also wakes on every publish

@@ -71,7 +71,7 @@ Response NativePages::loginPage(const Request& request) const {
   http::Params::Lookup rt = params->find("rt");
   if (!rt.ok()) return message(400, kExpired);
   absl::StatusOr<std::optional<auth::LoginAttempt>> attempt =
-      sessions_.findAttempt(rt.value, request.headers);
+      sessions_.findAttempt(rt.value, request.headers, request.secure);
   if (!attempt.ok()) {
     spdlog::error("/login: {}", sv(attempt.status().message()));
     return message(503, "Sign-in is unavailable right now; try again in a moment.");

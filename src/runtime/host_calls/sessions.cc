@@ -8,7 +8,8 @@ namespace habanero::runtime::host {
 
 Result sessionGet(Call& c, uint32_t out, uint32_t cap, uint32_t out_len) {
   if (!c.outBufferValid(out, cap, out_len)) return HABANERO_INVALID_MEMORY;
-  auto session = c.services().sessions->getLive(c.request().headers, c.services().users);
+  auto session = c.services().sessions->getLive(c.request().headers, c.request().secure,
+                                                       c.services().users);
   if (!session.ok()) return c.unavailable(session.status());
   if (!session->has_value()) return HABANERO_NOT_FOUND;
   return c.writeOut(out, cap, out_len, auth::Sessions::toJson(**session));
@@ -19,11 +20,17 @@ Result sessionRequireLogin(Call& c, uint32_t return_to_ptr, uint32_t return_to_l
   auto return_to = c.mem.view(return_to_ptr, return_to_len);
   auto login_hint = c.mem.view(login_hint_ptr, login_hint_len);
   if (!return_to || !login_hint) return HABANERO_INVALID_MEMORY;
+  // ResourceExhausted (too many pending attempts from this address or in all)
+  // is UNAVAILABLE like a store failure: the guest answers 503 + Retry-After.
   auto begun = c.services().sessions->beginLogin(*return_to, *login_hint, c.request().headers,
-                                                 c.request().secure);
+                                                 c.request().secure, c.request().remote_addr);
   if (!begun.ok()) {
     if (begun.status().code() == absl::StatusCode::kInvalidArgument) {
       return HABANERO_INVALID_ARGUMENT;
+    }
+    // Over the cap: auth::Sessions logged it at info; no error line per refusal.
+    if (begun.status().code() == absl::StatusCode::kResourceExhausted) {
+      return HABANERO_UNAVAILABLE;
     }
     return c.unavailable(begun.status());
   }
@@ -34,7 +41,7 @@ Result sessionRequireLogin(Call& c, uint32_t return_to_ptr, uint32_t return_to_l
 
 Result sessionEnd(Call& c) {
   auth::Sessions& sessions = *c.services().sessions;
-  absl::Status ended = sessions.end(c.request().headers);
+  absl::Status ended = sessions.end(c.request().headers, c.request().secure);
   if (!ended.ok()) return c.unavailable(ended);
   hostHeader(c.st, "Set-Cookie", sessions.clearSessionCookie(c.request().secure));
   return HABANERO_OK;
@@ -44,7 +51,7 @@ Result loginAttemptGet(Call& c, uint32_t rt_ptr, uint32_t rt_len, uint32_t out, 
                        uint32_t out_len) {
   auto rt = c.mem.view(rt_ptr, rt_len);
   if (!rt || !c.outBufferValid(out, cap, out_len)) return HABANERO_INVALID_MEMORY;
-  auto attempt = c.services().sessions->findAttempt(*rt, c.request().headers);
+  auto attempt = c.services().sessions->findAttempt(*rt, c.request().headers, c.request().secure);
   if (!attempt.ok()) return c.unavailable(attempt.status());
   if (!attempt->has_value()) return HABANERO_NOT_FOUND;
   return c.writeOut(out, cap, out_len, auth::Sessions::toJson(**attempt));

@@ -5,7 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -369,6 +374,108 @@ TEST_F(FetchTest, UnresolvableHostIsUnavailable) {
   auto r = fetcher_.fetch({.url = "http://no-such-host.invalid/", .accept = ""}, policy_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+}
+
+// A server that accepts connections (the kernel completes the handshake into
+// the backlog) and never answers; close() resets every waiting connection.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      close();
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentServer() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// Polls until `fetcher` has `n` fetches on the network (they are started by
+// other threads); no timing assertion, the ctest timeout bounds a hang.
+void awaitInFlight(const Fetcher& fetcher, size_t n) {
+  while (fetcher.inFlight() != n) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+TEST_F(FetchTest, SlowHostsHoldBoundedSlotsAndOthersKeepGoing) {
+  SilentServer a, b;
+  ASSERT_GT(a.port(), 0);
+  ASSERT_GT(b.port(), 0);
+  Fetcher fetcher(clock_, {.max_per_host = 2, .max_total = 3, .negative_cache_ms = 60'000});
+  FetchPolicy slow = policy_;
+  slow.timeout_ms = 60'000;  // the silent servers are closed instead; nothing waits this long
+  std::atomic<int> slow_done{0};
+  std::vector<absl::Status> slow_results(3);
+  auto slowFetch = [&](int i, const std::string& u) {
+    return std::thread([&, i, u] {
+      slow_results[i] = fetcher.fetch({.url = u, .accept = ""}, slow).status();
+      ++slow_done;
+    });
+  };
+  std::vector<std::thread> threads;
+  threads.push_back(slowFetch(0, a.url()));
+  threads.push_back(slowFetch(1, a.url()));
+  awaitInFlight(fetcher, 2);
+
+  // A third fetch to the same target fails at once, while the two still wait.
+  auto third = fetcher.fetch({.url = a.url(), .accept = ""}, slow);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(third.status().message(), HasSubstr("outbound.fetch_max_per_host = 2"));
+  EXPECT_EQ(slow_done.load(), 0);
+
+  // Another host is served normally meanwhile.
+  auto fast = fetcher.fetch({.url = url("/hello"), .accept = ""}, policy_);
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(fast->body, "hello");
+  EXPECT_EQ(slow_done.load(), 0);
+
+  // With a third slow fetch elsewhere the total bound is reached: even the good host waits
+  // for a slot no longer than it takes to say so.
+  threads.push_back(slowFetch(2, b.url()));
+  awaitInFlight(fetcher, 3);
+  auto over = fetcher.fetch({.url = url("/hello?again"), .accept = ""}, policy_);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(over.status().message(), HasSubstr("outbound.fetch_max_total = 3"));
+  EXPECT_EQ(slow_done.load(), 0);
+
+  // The slow hosts fail (connections reset); every slot is returned.
+  a.close();
+  b.close();
+  for (auto& t : threads) t.join();
+  for (const absl::Status& s : slow_results) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  }
+  EXPECT_EQ(fetcher.inFlight(), 0u);
+  auto after = fetcher.fetch({.url = url("/hello"), .accept = ""}, policy_);
+  EXPECT_TRUE(after.ok()) << after.status();
+
+  // The failed target is refused at once for negative_cache_ms, then tried again.
+  auto cached = fetcher.fetch({.url = a.url(), .accept = ""}, slow);
+  ASSERT_FALSE(cached.ok());
+  EXPECT_EQ(cached.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(cached.status().message(), HasSubstr("failed recently"));
+  clock_.advance(60'001);
+  auto retried = fetcher.fetch({.url = a.url(), .accept = ""}, slow);
+  ASSERT_FALSE(retried.ok());  // closed now: refused by the network, not by the cache
+  EXPECT_EQ(retried.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(retried.status().message(), ::testing::Not(HasSubstr("failed recently")));
 }
 
 }  // namespace
