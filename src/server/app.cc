@@ -12,6 +12,7 @@
 
 #include "auth/clients.h"
 #include "auth/sessions.h"
+#include "auth/throttle.h"
 #include "auth/users.h"
 #include "cluster/admin_relay.h"
 #include "cluster/gateway_dispatcher.h"
@@ -52,6 +53,8 @@ struct App::Parts {
   std::unique_ptr<auth::Users> users;
   std::unique_ptr<auth::Clients> clients;
   std::unique_ptr<auth::Sessions> sessions;
+  std::unique_ptr<auth::Throttle> client_auth_by_client;   // failed client authentication
+  std::unique_ptr<auth::Throttle> client_auth_by_address;
   outbound::MailerPtr mailer;        // null without [mail] url
   outbound::SmsSenderPtr sms;        // null without [sms] url
   std::unique_ptr<outbound::Fetcher> fetcher;
@@ -372,7 +375,19 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     RETURN_IF_ERROR(parts->keys->reload());
     RETURN_IF_ERROR(parts->clients->reload());
   }
-  parts->sessions = std::make_unique<auth::Sessions>(*parts->storage, clock);
+  auth::SessionOptions session_options;
+  session_options.max_attempts_per_address = c.auth.login_attempts_per_address;
+  session_options.max_attempts_total = c.auth.login_attempts_total;
+  parts->sessions = std::make_unique<auth::Sessions>(*parts->storage, clock, session_options);
+  auth::ThrottleOptions by_client;
+  by_client.burst = c.auth.client_auth_burst;
+  by_client.refill_ms = c.auth.client_auth_refill_ms;
+  auth::ThrottleOptions by_address = by_client;
+  by_address.burst = c.auth.client_auth_address_burst;
+  parts->client_auth_by_client = std::make_unique<auth::Throttle>(clock, by_client);
+  parts->client_auth_by_address = std::make_unique<auth::Throttle>(clock, by_address);
+  parts->services.client_auth_by_client = parts->client_auth_by_client.get();
+  parts->services.client_auth_by_address = parts->client_auth_by_address.get();
   parts->services.storage = parts->storage.get();
   parts->services.signer = parts->keys.get();
   parts->services.clock = &clock;
@@ -393,7 +408,11 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     sms.ca_file = c.sms.ca_file;
     ASSIGN_OR_RETURN(parts->sms, outbound::createSmsSender(sms));
   }
-  parts->fetcher = std::make_unique<outbound::Fetcher>(clock);
+  outbound::FetchLimits fetch_limits;
+  fetch_limits.max_per_host = c.outbound.fetch_max_per_host;
+  fetch_limits.max_total = c.outbound.fetch_max_total;
+  fetch_limits.negative_cache_ms = c.outbound.fetch_negative_cache_ms;
+  parts->fetcher = std::make_unique<outbound::Fetcher>(clock, fetch_limits);
   parts->outbox = std::make_unique<events::Outbox>(*parts->storage, clock, outboxOptions(c));
   parts->services.mailer = parts->mailer.get();
   parts->services.sms = parts->sms.get();
