@@ -164,10 +164,12 @@ struct Config {
     uint32_t client_auth_burst = 10;
     uint32_t client_auth_address_burst = 100;
     uint32_t client_auth_refill_ms = 6000;
-    // Pending login attempts (cookieless /authorize): at most this many per source
-    // address and in all; over either, /authorize answers 503 + Retry-After.
+    // Pending login attempts (cookieless /authorize): at most this many begun per
+    // source address and in all within an attempt's 10 min lifetime; over either,
+    // /authorize answers 503 + Retry-After. The total bounds the rows a flood leaves
+    // (the SQLite store purges expired rows at about 1000 a minute).
     uint32_t login_attempts_per_address = 50;
-    uint32_t login_attempts_total = 100000;
+    uint32_t login_attempts_total = 10000;
   } auth;
 
   struct Events {
