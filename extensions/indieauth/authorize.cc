@@ -57,21 +57,23 @@ struct Pending {
             {"consent_sub", consent_sub}};
   }
   static Pending fromJson(std::string id, const Json& j) {
+    auto text = [&j](std::string_view key) { return jsonString(j, key).value_or(""); };
+    auto number = [&j](std::string_view key) { return jsonInt(j, key).value_or(0); };
     Pending p;
     p.id = std::move(id);
-    p.client_id = jsonString(j, "client_id").value_or("");
-    p.client_name = jsonString(j, "client_name").value_or("");
-    p.client_uri = jsonString(j, "client_uri").value_or("");
-    p.client_fetched = j.value("client_fetched", false);
-    p.redirect_uri = jsonString(j, "redirect_uri").value_or("");
-    p.state = jsonString(j, "state").value_or("");
-    p.code_challenge = jsonString(j, "code_challenge").value_or("");
+    p.client_id = text("client_id");
+    p.client_name = text("client_name");
+    p.client_uri = text("client_uri");
+    p.client_fetched = jsonBool(j, "client_fetched", false);
+    p.redirect_uri = text("redirect_uri");
+    p.state = text("state");
+    p.code_challenge = text("code_challenge");
     p.scopes = jsonStringList(j, "scopes");
-    p.me_hint = jsonString(j, "me_hint").value_or("");
-    p.created = jsonInt(j, "created").value_or(0);
-    p.login_after = jsonInt(j, "login_after").value_or(0);
-    p.csrf = jsonString(j, "csrf").value_or("");
-    p.consent_sub = jsonString(j, "consent_sub").value_or("");
+    p.me_hint = text("me_hint");
+    p.created = number("created");
+    p.login_after = number("login_after");
+    p.csrf = text("csrf");
+    p.consent_sub = text("consent_sub");
     return p;
   }
 };
@@ -91,15 +93,7 @@ void redirectError(const Config& c, const Pending& p, std::string_view error,
   if (!p.client_seen) {
     sdk::logInfo("error " + std::string(error) + " for client " + p.client_id.substr(0, 256) +
                  " shown, not redirected (not yet seen by the user)");
-    std::string text = "The application's sign-in request could not be completed (" +
-                       std::string(error) +
-                       (description.empty() ? std::string() : ": " + std::string(description)) +
-                       "). Return to the application and try again.";
-    if (error == "temporarily_unavailable") {
-      respondErrorPage(503, "Try again", text);
-    } else {
-      respondErrorPage(400, "Request refused", text);
-    }
+    respondAuthorizationErrorPage(error, description);
     return;
   }
   std::vector<std::pair<std::string, std::string>> params = {{"error", std::string(error)}};

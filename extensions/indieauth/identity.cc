@@ -99,7 +99,7 @@ Lookup resolveIdentity(const Config& config, std::string_view sub, Identity& out
   std::string key = "w/" + tokenHash(canonical);
   Json verdict;
   if (getRecord(key, verdict) == Store::Ok && jsonString(verdict, "site") == canonical) {
-    if (verdict.value("ok", false)) {
+    if (jsonBool(verdict, "ok", false)) {
       out.website_verified = true;
       out.me = canonical;
     } else {

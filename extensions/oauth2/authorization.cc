@@ -120,15 +120,7 @@ void redirectError(const Config& config, const PendingAuthorization& req, std::s
   if (req.from_document && !req.client_seen) {
     sdk::logInfo("error " + std::string(error) + " for document client " +
                  req.client_id.substr(0, 256) + " shown, not redirected (not yet seen by a user)");
-    std::string text = "The application's sign-in request could not be completed (" +
-                       std::string(error) +
-                       (description.empty() ? std::string() : ": " + std::string(description)) +
-                       "). Return to the application and try again.";
-    if (error == "temporarily_unavailable") {
-      respondErrorPage(503, "Try again", text);
-    } else {
-      respondErrorPage(400, "Request refused", text);
-    }
+    respondAuthorizationErrorPage(error, description);
     return;
   }
   std::vector<std::pair<std::string, std::string>> params = {{"error", std::string(error)}};

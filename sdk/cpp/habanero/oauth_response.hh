@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include <habanero/json.hh>
+#include <habanero/page.hh>
 
 namespace habanero::sdk {
 
@@ -79,6 +80,22 @@ inline void respondMethodNotAllowed(std::string_view allow) {
 inline void respondUnavailable() {
   addHeader("retry-after", "5");
   respondOAuthError(503, "temporarily_unavailable", "the server could not complete the request");
+}
+
+// The page for an authorization error (RFC 6749 §4.1.2.1) that must not be redirected: the
+// client's redirect URI was never shown to the user (a discovered client), so the browser
+// stays on our origin. 503 for temporarily_unavailable, else 400; the error and description
+// are named. Needs "settings" too (the page shell).
+inline void respondAuthorizationErrorPage(std::string_view error, std::string_view description) {
+  std::string text = "The application's sign-in request could not be completed (" +
+                     std::string(error) +
+                     (description.empty() ? std::string() : ": " + std::string(description)) +
+                     "). Return to the application and try again.";
+  if (error == "temporarily_unavailable") {
+    respondErrorPage(503, "Try again", text);
+  } else {
+    respondErrorPage(400, "Request refused", text);
+  }
 }
 
 }  // namespace habanero::sdk
