@@ -443,19 +443,27 @@ absl::StatusOr<PostgresStorage::ResultHandle> PostgresStorage::run(
         break;
     }
   }
-  ASSIGN_OR_RETURN(ConnHandle conn, acquire());
-  ResultHandle result(PQexecPrepared(conn.get(), statement.name, static_cast<int>(params.size()),
-                                     values.data(), lengths.data(), formats.data(),
-                                     /*resultFormat=*/1));
-  ExecStatusType status = PQresultStatus(result.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+  // A pooled connection the server dropped (a restart, a failover) fails the
+  // first call on it; statements whose repetition changes nothing are sent
+  // once more on a fresh connection, so a restart costs them no error.
+  const bool idempotent = index == kGet || index == kPut || index == kRemove ||
+                          index == kList || index == kPurge;
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(ConnHandle conn, acquire());
+    ResultHandle result(PQexecPrepared(conn.get(), statement.name,
+                                       static_cast<int>(params.size()), values.data(),
+                                       lengths.data(), formats.data(), /*resultFormat=*/1));
+    ExecStatusType status = PQresultStatus(result.get());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      noteHealth(true, "");
+      release(std::move(conn));
+      return result;
+    }
+    const bool dropped = PQstatus(conn.get()) != CONNECTION_OK;
     absl::Status failure = error(conn.get(), result.get(), statement.name + 4);
     release(std::move(conn));
-    return failure;
+    if (!(dropped && idempotent && attempt == 0)) return failure;
   }
-  noteHealth(true, "");
-  release(std::move(conn));
-  return result;
 }
 
 absl::StatusOr<std::optional<std::string>> PostgresStorage::get(std::string_view ns,
