@@ -123,7 +123,10 @@ Response GatewayDispatcher::dispatch(const Request& request) {
     }
     counters_.grpc_errors.fetch_add(1);
     grpc::StatusCode code = result.status.error_code();
-    if (result.not_run && code != grpc::StatusCode::DEADLINE_EXCEEDED) continue;
+    if (result.not_run && code != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      if (code == grpc::StatusCode::UNAVAILABLE) pool_.markUnhealthy(*worker);  // draining
+      continue;
+    }
     if (code == grpc::StatusCode::DEADLINE_EXCEEDED || Clock::now() >= deadline) {
       counters_.deadline.fetch_add(1);
       spdlog::warn("request {}: {} {}: worker {} did not answer within {} ms", id, request.method,

@@ -1,6 +1,8 @@
 #include "cluster/worker_service.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -15,6 +17,12 @@
 namespace habanero::cluster {
 namespace {
 
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 grpc::Status notRun(grpc::CallbackServerContext* ctx, grpc::StatusCode code, std::string why) {
   ctx->AddTrailingMetadata(kNotRunKey, "1");
   return grpc::Status(code, std::move(why));
@@ -22,13 +30,18 @@ grpc::Status notRun(grpc::CallbackServerContext* ctx, grpc::StatusCode code, std
 
 class WorkerService final : public v1::Worker::CallbackService {
  public:
-  WorkerService(Dispatcher& dispatcher, DispatchPool& pool, const std::atomic<bool>& draining)
-      : dispatcher_(dispatcher), pool_(pool), draining_(draining) {}
+  WorkerService(Dispatcher& dispatcher, DispatchPool& pool, const std::atomic<bool>& draining,
+                std::atomic<int64_t>& last_arrival_ms)
+      : dispatcher_(dispatcher),
+        pool_(pool),
+        draining_(draining),
+        last_arrival_ms_(last_arrival_ms) {}
 
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
                                      const v1::DispatchRequest* request,
                                      v1::DispatchResponse* response) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    last_arrival_ms_.store(steadyMs());
     if (draining_.load()) {
       reactor->Finish(notRun(ctx, grpc::StatusCode::UNAVAILABLE, "worker is draining"));
       return reactor;
@@ -58,6 +71,7 @@ class WorkerService final : public v1::Worker::CallbackService {
   Dispatcher& dispatcher_;
   DispatchPool& pool_;
   const std::atomic<bool>& draining_;
+  std::atomic<int64_t>& last_arrival_ms_;
 };
 
 class ControlService final : public v1::Control::CallbackService {
@@ -125,13 +139,47 @@ class ControlService final : public v1::Control::CallbackService {
 class WorkerServer::Impl {
  public:
   Impl(WorkerServer& owner, Options options, Dispatcher& dispatcher, Hooks hooks)
-      : options_(std::move(options)),
+      : unready_(hooks.unready),
+        options_(std::move(options)),
         pool_(options_.threads ? options_.threads
                                : std::max(2u, 2 * std::thread::hardware_concurrency()),
               options_.max_queued),
-        worker_(dispatcher, pool_, owner.draining_),
+        worker_(dispatcher, pool_, owner.draining_, owner.last_arrival_ms_),
         control_(owner, std::move(hooks), pool_) {}
 
+  // Follows unready_ and the drain flag into the health status, every second.
+  void watchHealth(const std::atomic<bool>& draining) {
+    bool serving = true;
+    std::unique_lock<std::mutex> lock(health_mu_);
+    while (!health_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return health_stop_; })) {
+      lock.unlock();
+      std::string why = draining.load() ? "draining" : unready_ ? unready_() : "";
+      if (why.empty() != serving) {
+        serving = why.empty();
+        server_->GetHealthCheckService()->SetServingStatus(serving);
+        if (serving) {
+          spdlog::info("worker: serving again");
+        } else {
+          spdlog::warn("worker: not serving: {}", why);
+        }
+      }
+      lock.lock();
+    }
+  }
+  void stopWatching() {
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_stop_ = true;
+    }
+    health_cv_.notify_all();
+    if (health_thread_.joinable()) health_thread_.join();
+  }
+
+  std::function<std::string()> unready_;
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  bool health_stop_ = false;  // guarded by health_mu_
+  std::thread health_thread_;
   Options options_;
   DispatchPool pool_;
   WorkerService worker_;
@@ -165,6 +213,9 @@ absl::Status WorkerServer::start() {
         strCat("cluster.listen: cannot listen on ", impl_->options_.listen));
   }
   impl_->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (impl_->unready_) {
+    impl_->health_thread_ = std::thread([this] { impl_->watchHealth(draining_); });
+  }
   spdlog::info("worker: serving gRPC on port {}{}", impl_->port_,
                impl_->options_.tls.empty() ? " (plaintext)"
                : impl_->options_.tls.ca.empty() ? " (TLS)" : " (mutual TLS)");
@@ -185,12 +236,22 @@ void WorkerServer::stop() {
   if (!impl_ || impl_->stopped_) return;
   impl_->stopped_ = true;
   drain();
+  impl_->stopWatching();
+  const int64_t start = steadyMs();
+  const int64_t grace = impl_->options_.shutdown_grace_ms;
+  // Gateways keep sending until they notice the drain (their next health
+  // check, or a refusal): shut down once they have gone quiet.
+  while (impl_->server_ && steadyMs() - start < grace) {
+    int64_t quiet = steadyMs() - std::max(start, last_arrival_ms_.load());
+    if (impl_->pool_.pending() == 0 && quiet >= impl_->options_.drain_quiet_ms) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (impl_->server_) {
     // Running requests finish on the pool; Shutdown waits for their replies
     // until the grace period ends, then cancels what is left.
-    auto grace = std::chrono::system_clock::now() +
+    auto until = std::chrono::system_clock::now() +
                  std::chrono::milliseconds(impl_->options_.shutdown_grace_ms);
-    impl_->server_->Shutdown(grace);
+    impl_->server_->Shutdown(until);
   }
   impl_->pool_.stop();
   if (impl_->server_) impl_->server_->Wait();

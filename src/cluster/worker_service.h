@@ -59,11 +59,18 @@ class WorkerServer {
     uint32_t threads = 0;                   // pool threads; 0: 2 per core
     uint32_t max_queued = 1024;             // waiting requests before RESOURCE_EXHAUSTED
     uint32_t shutdown_grace_ms = 10000;     // stop(): how long in-flight requests may take
+    // stop(): after draining, shut down only once no request has arrived for
+    // this long (gateways have noticed), within shutdown_grace_ms.
+    uint32_t drain_quiet_ms = 1000;
     TlsFiles tls;
   };
   struct Hooks {
     std::function<ReloadResult()> reload;                  // Control.Reload
     std::function<std::vector<ExtensionInfo>()> describe;  // Control.Describe
+    // Why the worker cannot serve now ("" when it can), asked every second:
+    // health is SERVING only while this is "" and the worker is not draining
+    // (e.g. the store does not answer). Optional.
+    std::function<std::string()> unready;
   };
 
   // `dispatcher` (the extension router) must outlive the server.
@@ -81,14 +88,16 @@ class WorkerServer {
   bool draining() const { return draining_.load(); }
   // Requests queued or running.
   size_t inFlight() const;
-  // drain(), then waits up to shutdown_grace_ms for in-flight requests and
-  // shuts the server down. Idempotent.
+  // drain(); waits (within shutdown_grace_ms) until nothing is in flight and
+  // no request has arrived for drain_quiet_ms; then shuts the server down.
+  // Idempotent.
   void stop();
 
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> draining_{false};
+  std::atomic<int64_t> last_arrival_ms_{0};  // steady clock, of the latest Dispatch
 };
 
 }  // namespace habanero::cluster

@@ -524,6 +524,12 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
       }
       return infos;
     };
+    // Health turns NOT_SERVING while the store does not answer: gateways send elsewhere
+    // (or answer 503 when no worker can), as /readyz does on an HTTP role.
+    hooks.unready = [p] {
+      absl::StatusOr<std::optional<std::string>> ping = p->storage->get("habanero.readyz", "ping");
+      return ping.ok() ? std::string() : strCat("store: ", sv(ping.status().message()));
+    };
     parts->worker_server =
         std::make_unique<cluster::WorkerServer>(std::move(wo), *parts->router, std::move(hooks));
   }
