@@ -4,8 +4,10 @@
 // (extensions/common/magic/flow.hh); this file says what is particular to email: address
 // validation and normalisation (as `habanero user add` does: trimmed, ASCII lower-case),
 // the secrets (a 256-bit link token and an independent 40-bit code, "7KQ2-M9XD"), the
-// templates (subject, text, HTML) and mail_send. amr: ["otp"] (RFC 8176 has no "email";
-// a one-time secret delivered out of band is "otp"). See README.md for the operator's view.
+// templates (subject, text, HTML) and mail_send. amr: ["otp", "email"] — a one-time secret
+// delivered out of band is RFC 8176's "otp"; "email" (not in RFC 8176's registry) says it
+// went to the user's address, so the login proved the address and the host marks it
+// verified (email_verified: true in later ID tokens). See README.md for the operator's view.
 #include <habanero.hh>
 #include <string>
 #include <string_view>

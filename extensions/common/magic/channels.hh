@@ -26,7 +26,9 @@ inline constexpr Channel kEmailChannel = {
     .topic = "magic-email.deliver",
     .userKey = sdk::UserKey::Email,
     .signupField = "email",
-    .amrJson = "[\"otp\"]",
+    // "otp": a one-time secret sent out of band (RFC 8176); "email": it went to the address,
+    // so the login proved it — the host then marks the address verified (issue 16).
+    .amrJson = "[\"otp\",\"email\"]",
     .tokenBytes = 32,
     .codeStyle = magic::CodeStyle::Base32x8,
     .defaultMaxPerAddress = 5,
@@ -50,6 +52,7 @@ inline constexpr Channel kSmsChannel = {
     .topic = "magic-sms.deliver",
     .userKey = sdk::UserKey::Phone,
     .signupField = "phone_number",
+    // RFC 8176 "sms": the login proved the phone number (the host marks it verified).
     .amrJson = "[\"sms\"]",
     .tokenBytes = 16,
     .codeStyle = magic::CodeStyle::Digits6,
