@@ -41,6 +41,21 @@ Result Call::unavailable(const absl::Status& status) const {
   return HABANERO_UNAVAILABLE;
 }
 
+Result sendResult(const Call& c, const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk: return HABANERO_OK;
+    case absl::StatusCode::kInvalidArgument:
+      spdlog::warn("[{}] {}: {}", c.st.extension, c.name, sv(s.message()));
+      return HABANERO_INVALID_ARGUMENT;
+    case absl::StatusCode::kFailedPrecondition:
+      spdlog::error("[{}] {}: refused for good: {}", c.st.extension, c.name, sv(s.message()));
+      return HABANERO_REJECTED;
+    default:
+      spdlog::warn("[{}] {}: {}", c.st.extension, c.name, sv(s.message()));
+      return HABANERO_UNAVAILABLE;
+  }
+}
+
 std::string logSafe(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -51,6 +51,11 @@ struct Call {
   Result unavailable(const absl::Status& status) const;
 };
 
+// A sender's Status (outbound/mail.h, sms.h) as the ABI's result: OK,
+// INVALID_ARGUMENT, REJECTED (refused for good) or UNAVAILABLE; failures are
+// logged as "[extension] <call>: <message>".
+Result sendResult(const Call& call, const absl::Status& status);
+
 // A guest's text as one log line: control characters become \xNN, so a guest
 // cannot forge lines that look like another extension's.
 std::string logSafe(std::string_view s);
@@ -142,7 +147,7 @@ Result eventPublish(Call&, uint32_t topic, uint32_t topic_len, uint32_t payload,
                     uint32_t payload_len);
 Result eventGet(Call&, int32_t field, uint32_t out, uint32_t cap, uint32_t out_len);
 
-// "mail" and "sms": mail.cc, sms.cc; "fetch": fetch.cc
+// "mail": mail.cc; "sms": sms.cc; "fetch": fetch.cc
 Result mailSend(Call&, uint32_t message_json, uint32_t message_json_len);
 Result smsSend(Call&, uint32_t message_json, uint32_t message_json_len);
 Result httpFetch(Call&, uint32_t request_json, uint32_t request_json_len, uint32_t out,
