@@ -205,6 +205,9 @@ class Edge:
 
     def _start_edge(self):
         self.export = self.cli("edge", "export", "--out", self.stores)
+        # The origin the edge forwards to: the native server (started next).
+        with open(os.path.join(self.stores, "fastly.toml"), "a") as f:
+            f.write('\n[local_server.backends]\norigin = { url = "%s" }\n' % self.server_url)
         self.edge = Process([VICEROY, "-C", os.path.join(self.stores, "fastly.toml"),
                              "--addr", "127.0.0.1:%d" % self.port, EDGE_WASM],
                             ready=r"Listening on")
@@ -296,6 +299,15 @@ class EdgeTest(unittest.TestCase):
                             data={"grant_type": "client_credentials"}, timeout=30)
         self.assertEqual(bad.status_code, 401)
         self.assertEqual(bad.json()["error"], "invalid_client")
+
+    def test_what_the_edge_does_not_serve_goes_to_the_origin(self):
+        # No edge route matches: forwarded to the native server, whose HTTP front sets Server.
+        r = self.get("/no/such/route")
+        self.assertEqual(r.status_code, 404)
+        self.assertIn("server", r.headers)
+        self.assertNotIn("server-timing", r.headers)
+        # An edge route is served at the edge.
+        self.assertIn("server-timing", self.get("/jwks.json").headers)
 
     def test_a_looping_extension_gets_503_and_the_next_request_works(self):
         r = self.get("/loop/")

@@ -55,7 +55,9 @@ def main():
     wasm_out = os.path.join(out_dir, "wasm")
     shutil.rmtree(wasm_out, ignore_errors=True)
     os.makedirs(wasm_out)
-    text = '# Written by tests/edge/prepare.py.\nrefused = "unavailable"\n'
+    # What the edge does not serve goes to the backend "origin" (edge_test.py points it at a
+    # native server on the same data directory).
+    text = '# Written by tests/edge/prepare.py.\nrefused = "unavailable"\norigin = "origin"\n'
     for name, mount, grants in PRODUCTION:
         copy_module(wasm_dir, wasm_out, name, name)
         text += '\n[[extensions]]\nname = "%s"\nmount = "%s"\ngrants = %s\n' % (
