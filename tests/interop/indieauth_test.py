@@ -643,7 +643,7 @@ class IndieAuthTest(IndieAuthTestBase):
         self.assertIn(self.app_id, text)  # the full client_id (§10.1)
         self.assertIn(self.app_other_cb, text)  # the redirect on another host is shown
         self.assertIn("Create new posts", text)
-        self.assertIn("See your name", text)
+        self.assertIn("See your basic profile", text)  # the guest library's one scope wording table
         self.assertIn(self.profile_url(self.ana), text)  # who the user signs in as
         self.assertIn("frame-ancestors 'none'", page.headers.get("Content-Security-Policy", ""))
         denied = Flow(self.server, self.app_id, self.app_cb).run(self.browser, ANA[0], deny=True)

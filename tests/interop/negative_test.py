@@ -3,7 +3,8 @@
 
 code replay (and revocation of its tokens), unregistered redirect_uri, missing PKCE, PKCE
 downgrade, expired code, reused refresh token (family revoked), wrong client secret, a token
-for another audience, a tampered signature, alg none."""
+for another audience, a tampered signature, alg none, introspection of another client's
+token (issue 16: {"active": false})."""
 import hashlib
 import hmac
 import json
@@ -201,6 +202,20 @@ class NegativeTest(hi.ServerTestCase):
                     redirect_uri=OTHER_REDIRECT_URI).run()
         other = self.tokens(g, self.other_secret)
         self.assertOAuthError(self.refresh(other["refresh_token"]), 400, "invalid_grant")
+
+    def test_introspection_of_another_clients_token_is_inactive(self):
+        # Issue 16: a confidential client learns nothing about another client's access token
+        # (it is neither its client nor named by its aud) — not even that it is valid.
+        g = hi.Flow(self.server, "neg-other", browser=self.browser,
+                    redirect_uri=OTHER_REDIRECT_URI).run()
+        other = self.tokens(g, self.other_secret)
+        self.assertEqual(introspect(self.server, other["access_token"], "neg-rp", self.secret),
+                         {"active": False})
+        self.assertEqual(introspect(self.server, other["refresh_token"], "neg-rp", self.secret),
+                         {"active": False})
+        own = introspect(self.server, other["access_token"], "neg-other", self.other_secret)
+        self.assertTrue(own.get("active"), own)
+        self.assertEqual(own.get("client_id"), "neg-other")
 
     def test_tampered_signature_is_refused(self):
         at = self.tokens(self.flow())["access_token"]
