@@ -81,7 +81,7 @@ class BrowserMagicTest(MagicTestCase):
             callback = rp.wait_for_request()
             claims = self.redeem(callback, rp, verifier, state, secret)
             self.assertEqual(claims["email"], ALICE)
-            self.assertEqual(claims["amr"], ["otp"])
+            self.assertEqual(claims["amr"], ["otp", "email"])
             self.assertEqual(b.blocked(), [], "nothing but loopback was reached")
 
     def test_sms_code_in_chromium(self):

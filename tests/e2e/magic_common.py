@@ -490,7 +490,7 @@ def run_openid_client(server, modules, secret, channel, mode, address, answer):
         env = dict(os.environ, HABANERO_ISSUER=server.issuer, RP_CLIENT_ID="rp",
                    RP_CLIENT_SECRET=secret, RP_REDIRECT_URI=REDIRECT_URI,
                    MAGIC_MOUNT=server.mount("magic-" + channel), MAGIC_MODE=mode,
-                   MAGIC_ADDRESS=address, MAGIC_AMR="otp" if channel == "email" else "sms")
+                   MAGIC_ADDRESS=address, MAGIC_AMR="otp,email" if channel == "email" else "sms")
         proc = subprocess.Popen(["node", os.path.join(work, "magic_openid_client.mjs")],
                                 cwd=work, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

@@ -2,7 +2,7 @@
 
 Every test starts its own Habanero (oauth2 at /, magic-email at /login/email) and reads what
 the server really sent from the Maildir:
-  - link login and code login, through to tokens (amr ["otp"]); the link's origin is the
+  - link login and code login, through to tokens (amr ["otp", "email"]); the link's origin is the
     issuer even when the request named another Host;
   - the link is single use; it expires (ttl_s); a scanner's GET (another browser, no
     cookies) uses nothing up and the user's login still works;
@@ -379,7 +379,7 @@ class OpenIdClientTest(MagicTestCase):
                         lambda: code_of(msg()))
                     out = run_openid_client(self.server, modules, secret, "email", mode, ALICE,
                                             answer)
-                    self.assertIn('"amr":["otp"]', out)
+                    self.assertIn('"amr":["otp","email"]', out)
                     sent += 1
 
 

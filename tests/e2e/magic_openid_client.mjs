@@ -26,7 +26,7 @@ const REDIRECT = env('RP_REDIRECT_URI');
 const MOUNT = env('MAGIC_MOUNT');
 const MODE = env('MAGIC_MODE');
 const ADDRESS = env('MAGIC_ADDRESS');
-const AMR = env('MAGIC_AMR');
+const AMR = env('MAGIC_AMR').split(',');  // comma-separated, in order
 
 const transcript = [];
 const cookies = new Map();
@@ -150,7 +150,7 @@ async function main() {
   });
   const claims = tokens.claims();
   assert.equal(claims.iss, ISSUER);
-  assert.deepEqual(claims.amr, [AMR]);
+  assert.deepEqual(claims.amr, AMR);
   assert.ok(Math.abs(claims.auth_time - Date.now() / 1000) < 300, 'auth_time is recent');
   const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   if (ADDRESS.includes('@')) assert.equal(info.email, ADDRESS);
