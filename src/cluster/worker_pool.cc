@@ -90,8 +90,9 @@ absl::StatusOr<std::pair<std::string, std::string>> splitTarget(std::string_view
     host = target.substr(0, colon);
     port = target.substr(colon + 1);
   }
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
   bool port_ok = !port.empty() && port.size() <= 5 &&
-                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                 std::all_of(port.begin(), port.end(), digit) &&
                  std::stoi(std::string(port)) > 0 && std::stoi(std::string(port)) <= 65535;
   if (host.empty() || !port_ok) {
     return absl::InvalidArgumentError(

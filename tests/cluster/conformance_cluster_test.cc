@@ -200,7 +200,8 @@ absl::StatusOr<Differences> clusterDifferences(const Suite& suite) {
   text << in.rdbuf();
   nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false, true);
   if (!j.is_object() || !j.contains("differences") || !j["differences"].is_array()) {
-    return absl::InvalidArgumentError(strCat(kOwnDifferences, ": expected {\"differences\": [...]}"));
+    return absl::InvalidArgumentError(
+        strCat(kOwnDifferences, ": expected {\"differences\": [...]}"));
   }
   for (const nlohmann::json& e : j["differences"]) {
     d.reasons[e.value("case", "")] = e.value("reason", "");

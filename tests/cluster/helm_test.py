@@ -119,7 +119,8 @@ class Chart(unittest.TestCase):
     def test_secrets(self):
         m = render()
         secret = m["Secret"]["hab-habanero"]
-        self.assertEqual("postgres://habanero:pw@db:5432/habanero", secret["stringData"]["store-url"])
+        self.assertEqual("postgres://habanero:pw@db:5432/habanero",
+                         secret["stringData"]["store-url"])
         for name in ("hab-habanero-gateway", "hab-habanero-worker"):
             env = {e["name"]: e for e in container(m["Deployment"][name])["env"]}
             for var, key in (("HABANERO_STORE_URL", "store-url"), ("HABANERO_KEYS_KEK", "kek")):
