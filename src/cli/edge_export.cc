@@ -12,7 +12,8 @@
 //   keys.json      secret store habanero_keys: "keyset" (private keys, PKCS#8 PEM, and
 //                  the public JWKS)
 //   settings.json  config store habanero_settings: "<extension>.<setting>" for every
-//                  configured extension, with "issuer" filled in as the server does
+//                  configured extension, with "issuer" filled in as the server does, and
+//                  "issuer" alone for extensions the configuration does not list
 //   jwks.json      the public JWKS, for reference
 //   records.ndjson records.json as `fastly kv-store-entry create --file` takes it (one
 //                  {"key","value":base64} per line), for a real KV store
@@ -213,7 +214,7 @@ int edgeExport(const EdgeExportFlags& f) {
   Json secrets = {{"keyset", Json{{"keys", keys}, {"jwks", jwks}}.dump()}};
 
   // Settings, with "issuer" filled in as App does.
-  Json settings = Json::object();
+  Json settings = {{"issuer", cfg->server.issuer}};  // for extensions the file does not list
   for (const habanero::server::ExtensionConfig& e : cfg->extensions) {
     std::map<std::string, std::string> values = e.settings;
     values.try_emplace("issuer", cfg->server.issuer);
