@@ -263,6 +263,15 @@ runtime::ReloadReport reloadRecords(crypto::KeyStore& keys, auth::Clients& clien
 
 }  // namespace
 
+// The pid file, owner-only whatever the umask (it lives in the data directory).
+static void writePidFile(const std::string& path) {
+  std::ofstream(path, std::ios::trunc) << ::getpid() << "\n";
+  std::error_code ec;
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace, ec);
+}
+
 std::string pidFilePath(const Config& config) {
   return strCat(config.server.data_dir, "/habanero.pid");
 }
@@ -593,7 +602,7 @@ absl::Status App::startWorker() {
   parts_->outbox->start();
   RETURN_IF_ERROR(parts_->worker_server->start());
   parts_->pid_file = pidFilePath(c);
-  std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
+  writePidFile(parts_->pid_file);
   return absl::OkStatus();
 }
 
@@ -633,7 +642,7 @@ absl::Status App::start() {
   }
 
   parts_->pid_file = pidFilePath(c);
-  std::ofstream(parts_->pid_file, std::ios::trunc) << ::getpid() << "\n";
+  writePidFile(parts_->pid_file);
   parts_->http->setReady(true);
   return absl::OkStatus();
 }
