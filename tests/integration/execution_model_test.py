@@ -116,6 +116,10 @@ class ExecutionModelTest(unittest.TestCase):
         self.fast_secret = re.search(r"client_secret: (\S+)", out).group(1)
         text = ('[server]\nlisten = "127.0.0.1:0"\ndata_dir = "%s"\nthreads = 2\n'
                 '[outbound]\nallow_loopback = true\nfetch_timeout_ms = 4000\n'
+                # The execution model alone: no per-host fetch bound, no client-auth
+                # throttle (abuse_limits_test and fetch_test cover those).
+                'fetch_max_per_host = 0\nfetch_max_total = 0\nfetch_negative_cache_ms = 0\n'
+                '[auth]\nclient_auth_burst = 0\nclient_auth_address_burst = 0\n'
                 '[[clients]]\nid = "chosen"\nsecret = "an operator chose this secret"\n'
                 'grant_types = ["client_credentials"]\nscopes = ["openid"]\n' % self.data) + extra
         self.server = Server(self.tmp, text)
