@@ -46,7 +46,7 @@ inline constexpr size_t kMaxConsentFieldBytes = 64;
 inline std::string scopeDescription(std::string_view scope) {
   static constexpr std::pair<std::string_view, std::string_view> kScopes[] = {
       {"openid", "Sign you in with your account"},
-      {"profile", "See your name, photo and profile URL (your basic profile)"},
+      {"profile", "See your basic profile (name, photo, profile URL)"},
       {"email", "See your email address"},
       {"phone", "See your phone number"},
       {"address", "See your postal address"},
