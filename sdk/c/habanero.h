@@ -495,8 +495,10 @@ habanero_result_t habanero_client_get(const uint8_t *client_id, uint32_t client_
                                       uint8_t *out, uint32_t out_cap, uint32_t *out_len);
 
 /* Checks a confidential client's secret in constant time. An unknown client or
- * a public one answers MISMATCH.
- * Returns: OK, MISMATCH, INVALID_MEMORY, UNAVAILABLE. */
+ * a public one answers MISMATCH. DENIED: too many recent failures for this client id or
+ * from this source address ([auth] client_auth_*); the secret was not checked and the host
+ * has set Retry-After on the response — answer 429.
+ * Returns: OK, MISMATCH, DENIED, INVALID_MEMORY, UNAVAILABLE. */
 HABANERO_IMPORT("client_authenticate")
 habanero_result_t habanero_client_authenticate(const uint8_t *client_id, uint32_t client_id_len,
                                                const uint8_t *secret, uint32_t secret_len);
