@@ -63,7 +63,7 @@ class EmailTest(MagicTestCase):
         page = flow.ua.submit(form, MOUNT + "/", {"address": address}, follow=False)
         return flow, page
 
-    def assert_logged_in(self, flow, page, amr=("otp",)):
+    def assert_logged_in(self, flow, page, amr=("otp", "email")):
         tokens = flow.finish(page)
         claims = jwt_claims(tokens["id_token"])
         self.assertEqual(claims.get("email"), ALICE)
