@@ -20,6 +20,8 @@ packages=(
   libpq-dev postgresql-15
   # the cluster roles: gRPC between gateway and workers, Prometheus metrics
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
+  # events on NATS JetStream: the C client (nats-server itself: scripts/build-nats-server.sh)
+  libnats-dev
   # the Helm chart's test reads rendered manifests (helm itself: scripts/build-helm.sh)
   python3-yaml
 )
