@@ -299,6 +299,20 @@ absl::StatusOr<std::vector<Event>> Outbox::list(size_t limit) const {
   return out;
 }
 
+absl::StatusOr<Outbox::Stats> Outbox::stats(size_t limit) const {
+  ASSIGN_OR_RETURN(std::vector<KeyValue> records, storage_.list(kNamespace, limit + 1));
+  Stats s;
+  s.capped = records.size() > limit;
+  s.pending = std::min(records.size(), limit);
+  for (size_t i = 0; i < s.pending; ++i) {
+    std::optional<Event> e = decodeEvent(records[i].key, records[i].value);
+    if (e && (s.oldest_created_ms == 0 || e->created_ms < s.oldest_created_ms)) {
+      s.oldest_created_ms = e->created_ms;
+    }
+  }
+  return s;
+}
+
 absl::Status Outbox::retryNow(std::string_view id) {
   // A failed record moves back to the pending namespace; a pending one is made due.
   ASSIGN_OR_RETURN(std::optional<std::string> failed, storage_.take(kFailedNamespace, id));

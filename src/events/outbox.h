@@ -120,6 +120,16 @@ class Outbox {
   // Up to `limit` pending and up to `limit` failed records, oldest first.
   absl::StatusOr<std::vector<Event>> list(size_t limit = limits::kMaxListRecords) const;
 
+  // What waits to be delivered, for /metrics: pending records (counting at
+  // most `limit`; `capped` when there are more) and the creation time of the
+  // oldest (0 when none). Reads the pending records once: not for request paths.
+  struct Stats {
+    size_t pending = 0;
+    bool capped = false;
+    int64_t oldest_created_ms = 0;
+  };
+  absl::StatusOr<Stats> stats(size_t limit) const;
+
   // Makes a failed or waiting record due now with its attempts reset.
   // NotFound if there is no such record.
   absl::Status retryNow(std::string_view id);
