@@ -37,6 +37,7 @@ run: build
 
 test: build
 	@scripts/setup-edge.sh >/dev/null  # Viceroy for the edge tests (built once into the cache)
+	@scripts/build-nats-server.sh >/dev/null  # the events broker tests' nats-server (cached)
 	@scripts/test.sh $(BUILD)
 
 edge: build
