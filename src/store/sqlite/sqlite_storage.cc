@@ -203,11 +203,112 @@ absl::Status SqliteStorage::init(Synchronous sync) {
   ASSIGN_OR_RETURN(remove_stmt_, prepare(kRemoveSql));
   ASSIGN_OR_RETURN(take_stmt_, prepare(kTakeSql));
   ASSIGN_OR_RETURN(purge_stmt_, prepare(kPurgeSql));
-  ASSIGN_OR_RETURN(list_stmt_, prepare(kListSql));
   ASSIGN_OR_RETURN(begin_stmt_, prepare("BEGIN IMMEDIATE"));
   ASSIGN_OR_RETURN(commit_stmt_, prepare("COMMIT"));
   ASSIGN_OR_RETURN(rollback_stmt_, prepare("ROLLBACK"));
+  return initReader();
+}
+
+absl::Status SqliteStorage::initReader() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  reader_.reset(raw);
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(absl::StrCat("sqlite ", path_, ": open (reader): ",
+                                               raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_extended_result_codes(reader_.get(), 1);
+  if ((rc = sqlite3_busy_timeout(reader_.get(), kBusyTimeoutMs)) != SQLITE_OK ||
+      (rc = sqlite3_exec(reader_.get(), "PRAGMA query_only = 1", nullptr, nullptr, nullptr)) !=
+          SQLITE_OK) {
+    return readError(rc, "reader set-up");
+  }
+  for (auto [sql, stmt] : {std::pair{kGetSql, &read_get_stmt_}, {kListSql, &read_list_stmt_}}) {
+    sqlite3_stmt* prepared = nullptr;
+    rc = sqlite3_prepare_v3(reader_.get(), sql.data(), static_cast<int>(sql.size()),
+                            SQLITE_PREPARE_PERSISTENT, &prepared, nullptr);
+    stmt->reset(prepared);
+    if (rc != SQLITE_OK) return readError(rc, absl::StrCat("prepare \"", std::string(sql), "\""));
+  }
   return absl::OkStatus();
+}
+
+SqliteStorage::WriteStats SqliteStorage::writeStats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+absl::Status SqliteStorage::step(sqlite3_stmt* stmt, std::string_view what) {
+  ScopedReset reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return error(rc, what);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::write(std::function<absl::Status(bool in_batch)> apply) {
+  Write mine{std::move(apply)};
+  std::unique_lock<std::mutex> queue(queue_mu_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leading_) {
+      queue_cv_.wait(queue);
+      continue;
+    }
+    // Lead: take what is queued (ours among it, unless kMaxBatch older
+    // writes come first: then we lead again after them).
+    leading_ = true;
+    std::vector<Write*> batch;
+    while (!queue_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    queue.unlock();
+    runBatch(batch);
+    queue.lock();
+    for (Write* w : batch) w->done = true;
+    leading_ = false;
+    queue_cv_.notify_all();
+  }
+  return mine.status;
+}
+
+void SqliteStorage::runBatch(const std::vector<Write*>& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto alone = [&](Write* w) {
+    w->status = w->apply(/*in_batch=*/false);
+    if (w->status.ok()) {
+      ++stats_.commits;
+      ++stats_.writes;
+    }
+  };
+  if (batch.size() == 1) {
+    alone(batch.front());
+    return;
+  }
+  absl::Status status = step(begin_stmt_.get(), "begin");
+  if (!status.ok()) {
+    for (Write* w : batch) w->status = status;
+    return;
+  }
+  for (Write* w : batch) {
+    w->status = w->apply(/*in_batch=*/true);
+    if (!w->status.ok()) {
+      // One failed: undo the batch and give every write its own transaction.
+      rollbackIfActive();
+      for (Write* again : batch) alone(again);
+      return;
+    }
+  }
+  status = step(commit_stmt_.get(), "commit");
+  if (!status.ok()) {
+    rollbackIfActive();
+    for (Write* w : batch) w->status = status;
+    return;
+  }
+  ++stats_.commits;
+  stats_.writes += batch.size();
 }
 
 absl::StatusOr<SqliteStorage::StmtHandle> SqliteStorage::prepare(std::string_view sql) {
@@ -226,8 +327,17 @@ absl::Status SqliteStorage::exec(const char* sql) {
 }
 
 absl::Status SqliteStorage::error(int rc, std::string_view what) const {
-  std::string message = absl::StrCat("sqlite ", path_, ": ", std::string(what), ": ",
-                                     db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc));
+  return errorOf(db_.get(), path_, rc, what);
+}
+
+absl::Status SqliteStorage::readError(int rc, std::string_view what) const {
+  return errorOf(reader_.get(), path_, rc, what);
+}
+
+absl::Status SqliteStorage::errorOf(sqlite3* db, const std::string& path, int rc,
+                                    std::string_view what) {
+  std::string message = absl::StrCat("sqlite ", path, ": ", std::string(what), ": ",
+                                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -282,49 +392,63 @@ absl::StatusOr<std::optional<std::string>> SqliteStorage::get(std::string_view n
                                                               std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-  return getLocked(ns, key, now);
+  std::lock_guard<std::mutex> lock(read_mu_);
+  sqlite3_stmt* stmt = read_get_stmt_.get();
+  ScopedReset reset(stmt);
+  int rc = bindKey(stmt, ns, key);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 3, now);
+  if (rc != SQLITE_OK) return readError(rc, "get: bind");
+  rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return readError(rc, "get");
+  return columnBytes(stmt, 0);
 }
 
 absl::Status SqliteStorage::put(std::string_view ns, std::string_view key, std::string_view value,
                                 int64_t ttl_ms) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(putLocked(ns, key, value, expiryFor(now, ttl_ms)));
-  maybePurge(now);
-  return absl::OkStatus();
+  return write([&](bool) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    RETURN_IF_ERROR(putLocked(ns, key, value, expiryFor(now, ttl_ms)));
+    maybePurge(now);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status SqliteStorage::remove(std::string_view ns, std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
-  std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_stmt* stmt = remove_stmt_.get();
-  ScopedReset reset(stmt);
-  int rc = bindKey(stmt, ns, key);
-  if (rc != SQLITE_OK) return error(rc, "remove: bind");
-  rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE) return error(rc, "remove");
-  return absl::OkStatus();
+  return write([&](bool) ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    sqlite3_stmt* stmt = remove_stmt_.get();
+    ScopedReset reset(stmt);
+    int rc = bindKey(stmt, ns, key);
+    if (rc != SQLITE_OK) return error(rc, "remove: bind");
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return error(rc, "remove");
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStorage::take(std::string_view ns,
                                                                std::string_view key) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_stmt* stmt = take_stmt_.get();
-  ScopedReset reset(stmt);
-  int rc = bindKey(stmt, ns, key);
-  if (rc != SQLITE_OK) return error(rc, "take: bind");
-  // One statement in autocommit mode: the read and the delete are one
-  // transaction under the write lock. Stepping to SQLITE_DONE commits it.
   std::optional<std::string> value;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    bool live = sqlite3_column_type(stmt, 1) == SQLITE_NULL || sqlite3_column_int64(stmt, 1) > now;
-    if (live) value = columnBytes(stmt, 0);
-  }
-  if (rc != SQLITE_DONE) return error(rc, "take");
+  RETURN_IF_ERROR(write([&](bool) ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    value.reset();
+    sqlite3_stmt* stmt = take_stmt_.get();
+    ScopedReset reset(stmt);
+    int rc = bindKey(stmt, ns, key);
+    if (rc != SQLITE_OK) return error(rc, "take: bind");
+    // One statement: the read and the delete happen under the write lock, in
+    // the batch's transaction or alone (stepping to SQLITE_DONE commits it).
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      bool live =
+          sqlite3_column_type(stmt, 1) == SQLITE_NULL || sqlite3_column_int64(stmt, 1) > now;
+      if (live) value = columnBytes(stmt, 0);
+    }
+    if (rc != SQLITE_DONE) return error(rc, "take");
+    return absl::OkStatus();
+  }));
   return value;
 }
 
@@ -333,39 +457,36 @@ absl::StatusOr<bool> SqliteStorage::compareAndSet(std::string_view ns, std::stri
                                                   std::string_view value, int64_t ttl_ms) {
   RETURN_IF_ERROR(checkKey(key));
   int64_t now = clock_.nowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-
-  // BEGIN IMMEDIATE takes the write lock up front, so the read below cannot be
-  // invalidated by another connection before the write.
-  {
-    ScopedReset reset(begin_stmt_.get());
-    int rc = sqlite3_step(begin_stmt_.get());
-    if (rc != SQLITE_DONE) return error(rc, "compareAndSet: begin");
-  }
-  absl::StatusOr<std::optional<std::string>> current = getLocked(ns, key, now);
-  if (!current.ok()) {
-    rollbackIfActive();
-    return current.status();
-  }
-  bool matches =
-      expected ? (current->has_value() && **current == *expected) : !current->has_value();
-  if (matches) {
-    absl::Status status = putLocked(ns, key, value, expiryFor(now, ttl_ms));
-    if (!status.ok()) {
-      rollbackIfActive();
-      return status;
+  bool matches = false;
+  RETURN_IF_ERROR(write([&](bool in_batch) ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
+    matches = false;
+    // Alone, BEGIN IMMEDIATE takes the write lock up front, so the read below
+    // cannot be invalidated by another connection before the write; in a
+    // batch, the batch's transaction already holds it.
+    if (!in_batch) RETURN_IF_ERROR(step(begin_stmt_.get(), "compareAndSet: begin"));
+    absl::StatusOr<std::optional<std::string>> current = getLocked(ns, key, now);
+    if (!current.ok()) {
+      if (!in_batch) rollbackIfActive();
+      return current.status();
     }
-  }
-  {
-    ScopedReset reset(commit_stmt_.get());
-    int rc = sqlite3_step(commit_stmt_.get());
-    if (rc != SQLITE_DONE) {
-      absl::Status status = error(rc, "compareAndSet: commit");
-      rollbackIfActive();
-      return status;
+    matches = expected ? (current->has_value() && **current == *expected) : !current->has_value();
+    if (matches) {
+      absl::Status status = putLocked(ns, key, value, expiryFor(now, ttl_ms));
+      if (!status.ok()) {
+        if (!in_batch) rollbackIfActive();
+        return status;
+      }
     }
-  }
-  if (matches) maybePurge(now);
+    if (!in_batch) {
+      absl::Status status = step(commit_stmt_.get(), "compareAndSet: commit");
+      if (!status.ok()) {
+        rollbackIfActive();
+        return status;
+      }
+    }
+    if (matches) maybePurge(now);
+    return absl::OkStatus();
+  }));
   return matches;
 }
 
@@ -373,20 +494,20 @@ absl::StatusOr<std::vector<KeyValue>> SqliteStorage::list(std::string_view ns, s
   std::vector<KeyValue> records;
   if (limit == 0) return records;
   int64_t now = clock_.nowMs();
-  std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_stmt* stmt = list_stmt_.get();
+  std::lock_guard<std::mutex> lock(read_mu_);
+  sqlite3_stmt* stmt = read_list_stmt_.get();
   ScopedReset reset(stmt);
   int64_t bounded = static_cast<int64_t>(
       std::min<uint64_t>(limit, static_cast<uint64_t>(std::numeric_limits<int64_t>::max())));
   int rc = bindText(stmt, 1, ns);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 2, now);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, 3, bounded);
-  if (rc != SQLITE_OK) return error(rc, "list: bind");
+  if (rc != SQLITE_OK) return readError(rc, "list: bind");
   // One statement: SQLite reads it in one implicit transaction (a snapshot).
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     records.push_back(KeyValue{columnBytes(stmt, 0), columnBytes(stmt, 1)});
   }
-  if (rc != SQLITE_DONE) return error(rc, "list");
+  if (rc != SQLITE_DONE) return readError(rc, "list");
   return records;
 }
 

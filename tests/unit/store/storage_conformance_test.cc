@@ -2,6 +2,7 @@
 // A backend joins by adding a factory to kBackends at the bottom.
 
 #include <arpa/inet.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <climits>
 #include <cstdio>
@@ -540,6 +542,69 @@ TEST(SqliteStorageTest, FilesAreOwnerOnlyWhateverTheUmask) {
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::filesystem::remove_all(tmpl);
+}
+
+// Group commit (sqlite_storage.h): writers that queue while a commit waits for
+// the write lock share the next commit, and each still gets its own result. A
+// second connection holds the write lock while the writers queue up.
+TEST(SqliteStorageTest, ConcurrentWritersShareCommitsAndKeepTheirResults) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "habanero-store-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const std::string path = tmpl + "/habanero.db";
+  {
+    absl::StatusOr<StoragePtr> opened = store::SqliteStorage::open(path, SystemClock::instance());
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    auto* store = static_cast<store::SqliteStorage*>(opened->get());
+    ASSERT_EQ(store->put("codes", "shared", "code", 0), absl::OkStatus());
+    const store::SqliteStorage::WriteStats before = store->writeStats();
+
+    sqlite3* blocker = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+    constexpr int kThreads = 8;
+    std::atomic<int> takers{0};
+    std::atomic<int> cas_winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        const std::string key = "k" + std::to_string(t);
+        EXPECT_EQ(store->put("ns", key, "v" + std::to_string(t), 0), absl::OkStatus());
+        absl::StatusOr<std::optional<std::string>> taken = store->take("codes", "shared");
+        ASSERT_TRUE(taken.ok()) << taken.status();
+        if (taken->has_value()) ++takers;
+        absl::StatusOr<bool> won = store->compareAndSet("ns", "winner", std::nullopt, key, 0);
+        ASSERT_TRUE(won.ok()) << won.status();
+        if (*won) ++cas_winners;
+      });
+    }
+    // Let every writer queue behind the held lock, then release it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(sqlite3_exec(blocker, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(blocker);
+    for (std::thread& thread : threads) thread.join();
+
+    EXPECT_EQ(takers.load(), 1) << "take keeps exactly one winner inside a batch";
+    EXPECT_EQ(cas_winners.load(), 1) << "compareAndSet sees earlier writes of its batch";
+    for (int t = 0; t < kThreads; ++t) {
+      absl::StatusOr<std::optional<std::string>> got = store->get("ns", "k" + std::to_string(t));
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, "v" + std::to_string(t));
+    }
+    const store::SqliteStorage::WriteStats after = store->writeStats();
+    EXPECT_EQ(after.writes - before.writes, 3u * kThreads);
+    EXPECT_LT(after.commits - before.commits, after.writes - before.writes)
+        << "queued writers shared a commit";
+  }
+  // Durable: a new handle sees every write.
+  absl::StatusOr<StoragePtr> again = store::SqliteStorage::open(path, SystemClock::instance());
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int t = 0; t < 8; ++t) {
+    absl::StatusOr<std::optional<std::string>> got = (*again)->get("ns", "k" + std::to_string(t));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(*got, "v" + std::to_string(t));
+  }
   std::filesystem::remove_all(tmpl);
 }
 
