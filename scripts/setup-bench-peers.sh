@@ -14,6 +14,12 @@
 #                               server.mjs} + `npm ci` (re-run when the lock file changes)
 #   venv/                       Python venv with matplotlib (charts)
 #   bin/loadgen                 bench/loadgen built with `go build` (standard library only)
+#   hydra-<version>-<key>/hydra Ory Hydra (github.com/ory/hydra/v2), built from the Go module proxy's
+#                               copy: `go install` refuses it (replace directives in its go.mod), so
+#                               `go mod download` the module, drop the replace that points at the
+#                               absent internal/httpclient, and `go build -tags sqlite` (cgo; its
+#                               `dsn: memory` is an in-memory SQLite). Key: version + `go version`.
+#   bin/hydra-login-consent     bench/peers/hydra: the login/consent app Hydra needs
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,5 +109,28 @@ loadgen_src="$root/bench/loadgen"
 if [[ ! -x $cache/bin/loadgen || -n $(find "$loadgen_src" -newer "$cache/bin/loadgen" -type f 2>/dev/null) ]]; then
   log "go build bench/loadgen"
   (cd "$loadgen_src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -o "$cache/bin/loadgen" . >&2)
+fi
+# --- Ory Hydra and its login/consent app -----------------------------------------------
+hydra_version=${HYDRA_VERSION:-v2.3.0}
+hydra_key=$( (echo "hydra $hydra_version"; go version) | sha256sum | cut -c1-12)
+hydra="$cache/hydra-$hydra_version-$hydra_key"
+if [[ ! -x $hydra/hydra ]]; then
+  log "building Ory Hydra $hydra_version (several minutes the first time)"
+  src=$(GOFLAGS=-mod=mod go mod download -json "github.com/ory/hydra/v2@$hydra_version" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$cache/hydra-src" "$hydra.tmp"
+  cp -r "$src" "$cache/hydra-src"
+  chmod -R u+w "$cache/hydra-src"
+  (cd "$cache/hydra-src" \
+   && go mod edit -dropreplace github.com/ory/hydra-client-go/v2 \
+   && GOFLAGS=-mod=mod CGO_ENABLED=1 nice -n 10 go build -tags sqlite,sqlite_omit_load_extension \
+        -o "$hydra.tmp/hydra" . >&2)
+  rm -rf "$hydra" "$cache/hydra-src"
+  mv "$hydra.tmp" "$hydra"
+fi
+lc_src="$root/bench/peers/hydra"
+if [[ ! -x $cache/bin/hydra-login-consent || -n $(find "$lc_src" -newer "$cache/bin/hydra-login-consent" -type f 2>/dev/null) ]]; then
+  log "go build bench/peers/hydra (Hydra's login/consent app)"
+  (cd "$lc_src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -o "$cache/bin/hydra-login-consent" . >&2)
 fi
 log "ready in $cache"
