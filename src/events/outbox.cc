@@ -44,6 +44,7 @@ std::string encodeEvent(const Event& e) {
             {"next_attempt_ms", e.next_attempt_ms},
             {"state", e.state},
             {"last_error", e.last_error}};
+  if (!e.relay_id.empty()) j["relay_id"] = e.relay_id;
   // Payloads are bytes; replace invalid UTF-8 rather than throw (publish()
   // refuses such payloads, so this only guards corrupt input).
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -72,6 +73,9 @@ std::optional<Event> decodeEvent(std::string_view key, std::string_view text) {
       !str("state", e.state) || !str("last_error", e.last_error)) {
     return std::nullopt;
   }
+  if (auto it = j.find("relay_id"); it != j.end() && it->is_string()) {
+    e.relay_id = it->get<std::string>();
+  }
   return e;
 }
 
@@ -98,7 +102,8 @@ absl::Status Outbox::publish(std::string_view publisher, std::string_view topic,
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (subscribers_ != nullptr) targets = subscribers_->subscribersOf(topic);
+    // With a broker, its consumers fan out: one record, no subscriber.
+    if (subscribers_ != nullptr && !options_.broker) targets = subscribers_->subscribersOf(topic);
     seq = ++seq_;
   }
   if (targets.empty()) targets.push_back("");  // fanned out when a subscriber appears
@@ -121,12 +126,20 @@ absl::Status Outbox::publish(std::string_view publisher, std::string_view topic,
           strCat("outbox: cannot store an event of topic ", topic, ": ", sv(stored.message())));
     }
   }
+  std::function<void()> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
     kicked_ = true;
+    listener = on_publish_;
   }
   wake_.notify_one();
+  if (listener) listener();
   return absl::OkStatus();
+}
+
+void Outbox::setPublishListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_publish_ = std::move(listener);
 }
 
 int64_t Outbox::backoffMs(uint32_t attempts) const {
@@ -326,17 +339,22 @@ absl::Status Outbox::retryNow(std::string_view id) {
   e->state = "pending";
   e->attempts = 0;
   e->next_attempt_ms = clock_.nowMs();
+  // A broker's duplicate window would drop a second message under the same id.
+  e->relay_id = strCat(id, "/retry-", e->next_attempt_ms);
   if (failed) {
     RETURN_IF_ERROR(storage_.put(kNamespace, id, encodeEvent(*e), 0));
   } else {
     ASSIGN_OR_RETURN(bool ok, storage_.compareAndSet(kNamespace, id, *text, encodeEvent(*e), 0));
     if (!ok) return absl::AbortedError(strCat("outbox record ", id, " changed; try again"));
   }
+  std::function<void()> listener;
   {
     std::lock_guard<std::mutex> lock(mu_);
     kicked_ = true;
+    listener = on_publish_;
   }
   wake_.notify_one();
+  if (listener) listener();
   return absl::OkStatus();
 }
 

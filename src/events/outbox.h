@@ -24,11 +24,16 @@
 //   outbox.start(&subscribers);
 //   RETURN_IF_ERROR(outbox.publish("magic-email", "magic-email.deliver", payload));
 //
-// Thread-safe. In-process now; a broker later replaces this class, not the ABI.
+// With a broker (OutboxOptions::broker, src/events/broker.h) publish() stores one
+// record per event, with no subscriber, and a relay moves it to the broker, which
+// fans it out to subscribers; start() is then not used.
+//
+// Thread-safe. The ABI (event_publish, habanero_on_event) never knows which.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,6 +60,9 @@ struct Event {
   int64_t next_attempt_ms = 0;
   std::string state = "pending";  // "pending" or "failed"
   std::string last_error;         // why the last attempt did not finish ("" if none)
+  // With a broker: the message id the relay publishes this record under (empty: `id`).
+  // retryNow() sets a new one, so the broker's duplicate window does not drop a retry.
+  std::string relay_id;
 };
 
 enum class Outcome { kDone, kRetry, kFailed };
@@ -73,6 +81,9 @@ class Subscribers {
   // Delivers to `event.subscriber`; nullopt if that extension is not loaded
   // now (the record waits). Called on the dispatcher thread.
   virtual std::optional<Delivery> deliver(const Event& event) const = 0;
+  // Every (extension, topic) subscription of the loaded extensions, for a broker's
+  // consumers. Empty by default.
+  virtual std::vector<std::pair<std::string, std::string>> subscriptions() const { return {}; }
 };
 
 struct OutboxOptions {
@@ -83,6 +94,9 @@ struct OutboxOptions {
   uint32_t failed_ttl_s = 7 * 24 * 3600;
   uint32_t lease_ms = 120000;  // longer than any extension deadline
   size_t batch = 256;          // records read per pass
+  // A broker delivers (src/events/broker.h): publish() stores one record per event with
+  // no subscriber, for the broker's relay; the dispatcher (start()) is not used.
+  bool broker = false;
 };
 
 class Outbox {
@@ -107,6 +121,10 @@ class Outbox {
   // Sets who receives events; needed before publish() fans out and before
   // start(). `subscribers` must outlive the Outbox (or the next call).
   void setSubscribers(const Subscribers* subscribers);
+
+  // Called after every successful publish() (a broker's relay wakes up). Set it
+  // before publishing starts.
+  void setPublishListener(std::function<void()> listener);
 
   // Starts / stops the dispatcher thread. stop() waits for a delivery in
   // progress to end.
@@ -157,6 +175,7 @@ class Outbox {
   bool kicked_ = false;         // guarded by mu_: publish() since the last pass
   uint64_t seq_ = 0;            // guarded by mu_: orders records within a millisecond
   const Subscribers* subscribers_ = nullptr;  // guarded by mu_
+  std::function<void()> on_publish_;           // guarded by mu_
   std::thread thread_;
 };
 
