@@ -213,6 +213,7 @@ events::OutboxOptions outboxOptions(const Config& c) {
   o.retry_max_ms = c.events.retry_max_ms;
   o.max_attempts = c.events.max_attempts;
   o.failed_ttl_s = c.events.failed_ttl_s;
+  o.lease_ms = c.events.lease_ms;
   return o;
 }
 

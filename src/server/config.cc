@@ -106,6 +106,7 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(events, retry_max_ms),
     HABANERO_CONFIG_FIELD(events, max_attempts),
     HABANERO_CONFIG_FIELD(events, failed_ttl_s),
+    HABANERO_CONFIG_FIELD(events, lease_ms),
     HABANERO_CONFIG_FIELD(web, page_template),
     HABANERO_CONFIG_FIELD(cluster, role),
     HABANERO_CONFIG_FIELD(cluster, workers),
@@ -759,6 +760,7 @@ absl::Status validateConfig(const Config& config) {
     complain("events.retry_max_ms", "must be at least events.retry_base_ms");
   }
   if (config.events.max_attempts == 0) complain("events.max_attempts", "must be > 0");
+  if (config.events.lease_ms == 0) complain("events.lease_ms", "must be > 0");
 
   const Config::Cluster& cluster = config.cluster;
   if (cluster.role != "all" && cluster.role != "gateway" && cluster.role != "worker") {

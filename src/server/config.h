@@ -178,6 +178,10 @@ struct Config {
     uint32_t retry_max_ms = 300000;
     uint32_t max_attempts = 12;             // then the record is marked failed
     uint32_t failed_ttl_s = 7 * 24 * 3600;  // failed records stay visible this long
+    // How long a record leased for delivery stays with the process that leased it; a
+    // process killed mid-delivery leaves it to another after this. Keep it longer than the
+    // slowest delivery of a batch (docs/events.md), or a slow one may be delivered twice.
+    uint32_t lease_ms = 120000;
   } events;
 
   // The one shell of every HTML page: the host's and every extension's (the host hands it
