@@ -11,6 +11,7 @@
 
 #include "habanero/strings.h"
 #include "cluster/conversions.h"
+#include "cluster/logging.h"
 
 namespace habanero::cluster {
 namespace {
@@ -90,6 +91,7 @@ GatewayDispatcher::GatewayDispatcher(WorkerPool& pool, Options options)
 
 Response GatewayDispatcher::dispatch(const Request& request) {
   const std::string id = requestIdOf(request);
+  RequestIdScope scope(id);  // log lines of this request carry its id (cluster/logging.h)
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
   v1::DispatchRequest wire;
@@ -119,6 +121,8 @@ Response GatewayDispatcher::dispatch(const Request& request) {
     worker->in_flight.fetch_sub(1);
     if (result.status.ok()) {
       counters_.forwarded.fetch_add(1);
+      spdlog::debug("gateway: {} {} -> worker {} -> {}", request.method, request.path,
+                    worker->address, answer.status());
       return withId(fromProto(answer));
     }
     counters_.grpc_errors.fetch_add(1);

@@ -25,26 +25,40 @@ bool isIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-// Every address `host` resolves to, as gRPC targets "IP:PORT" / "[IP6]:PORT".
-// Empty when it does not resolve (now).
-std::vector<std::string> resolveTarget(const std::string& host, const std::string& port) {
+// Every address `host` has in the system's resolver (text, sorted, unique).
+std::vector<std::string> systemResolve(const std::string& host) {
   std::vector<std::string> out;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return out;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
   for (addrinfo* a = res; a; a = a->ai_next) {
     char ip[INET6_ADDRSTRLEN] = {};
     if (a->ai_family == AF_INET) {
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, ip, sizeof ip);
-      out.push_back(strCat(ip, ":", port));
+      out.emplace_back(ip);
     } else if (a->ai_family == AF_INET6) {
       inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, ip, sizeof ip);
-      out.push_back(strCat("[", ip, "]:", port));
+      out.emplace_back(ip);
     }
   }
   freeaddrinfo(res);
+  return out;
+}
+
+// Every address of `ips` as a gRPC target "IP:PORT" / "[IP6]:PORT", sorted and
+// unique; entries that are not IP addresses are left out.
+std::vector<std::string> targetsOf(const std::vector<std::string>& ips, const std::string& port) {
+  std::vector<std::string> out;
+  unsigned char buf[sizeof(struct in6_addr)];
+  for (const std::string& ip : ips) {
+    if (inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+      out.push_back(strCat(ip, ":", port));
+    } else if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+      out.push_back(strCat("[", ip, "]:", port));
+    }
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -157,7 +171,10 @@ void WorkerPool::resolve() {
   for (const std::string& t : options_.targets) {
     auto [host, port] = *splitTarget(t);
     std::vector<std::string> addresses =
-        isIpLiteral(host) ? std::vector<std::string>{t} : resolveTarget(host, port);
+        isIpLiteral(host) ? std::vector<std::string>{t}
+                          : targetsOf(options_.resolver ? options_.resolver(host)
+                                                        : systemResolve(host),
+                                      port);
     if (addresses.empty()) {
       unresolved.insert(t);
       spdlog::warn("gateway: worker target {} does not resolve (will retry)", t);
@@ -261,7 +278,8 @@ void WorkerPool::describe() {
   if (!s.ok()) return;
   std::vector<ExtensionInfo> infos;
   for (const v1::Extension& e : response.extensions()) {
-    infos.push_back({e.name(), e.mount(), e.kind(), e.display_name(), e.loaded(), e.error()});
+    infos.push_back({e.name(), e.mount(), e.kind(), e.display_name(), e.loaded(), e.error(),
+                     {e.routes().begin(), e.routes().end()}});
   }
   std::lock_guard<std::mutex> lock(mu_);
   extensions_ = std::move(infos);

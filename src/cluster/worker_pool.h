@@ -21,6 +21,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +45,10 @@ class WorkerPool {
     uint32_t health_interval_ms = 1000;
     uint32_t health_timeout_ms = 1000;
     uint32_t resolve_interval_ms = 5000;
+    // The IP addresses (text, v4 or v6) a host name has now; empty when it
+    // does not resolve. Empty function: the system's resolver (getaddrinfo).
+    // A seam for tests; called from the pool's own thread and create().
+    std::function<std::vector<std::string>(const std::string& host)> resolver;
   };
 
   struct Worker {

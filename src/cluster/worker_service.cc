@@ -12,6 +12,7 @@
 #include "habanero/strings.h"
 #include "cluster/conversions.h"
 #include "cluster/dispatch_pool.h"
+#include "cluster/logging.h"
 #include "habanero/v1/worker.grpc.pb.h"
 
 namespace habanero::cluster {
@@ -54,9 +55,10 @@ class WorkerService final : public v1::Worker::CallbackService {
         return;
       }
       Request r = fromProto(*request);
+      // Every line logged while it runs carries the gateway's id (cluster/logging.h).
+      RequestIdScope scope(request->request_id());
       Response out = dispatcher_.dispatch(r);
-      spdlog::debug("request {}: {} {} -> {}", request->request_id(), r.method, r.path,
-                    out.status);
+      spdlog::debug("worker: {} {} -> {}", r.method, r.path, out.status);
       toProto(out, *response);
       reactor->Finish(grpc::Status::OK);
     });
@@ -121,6 +123,7 @@ class ControlService final : public v1::Control::CallbackService {
         e->set_display_name(info.display_name);
         e->set_loaded(info.loaded);
         e->set_error(info.error);
+        for (const std::string& r : info.routes) e->add_routes(r);
       }
     }
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

@@ -39,6 +39,7 @@ struct ExtensionInfo {
   std::string display_name;
   bool loaded = false;
   std::string error;
+  std::vector<std::string> routes;  // the manifest's, below the mount
 };
 
 // The outcome of Control.Reload.
