@@ -266,6 +266,7 @@ Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t de
   ErrorPtr err(wasmtime_context_set_wasi(ctx, wasi));
   if (err) return {Run::kFailed, 0, strCat("WASI set-up failed: ", errorMessage(err.get()))};
 
+  Observer* observer = services_->observer;
   auto failure = [&](wasmtime_error_t* raw_err, wasm_trap_t* raw_trap,
                      std::string_view stage) -> Run {
     ErrorPtr e(raw_err);
@@ -273,9 +274,11 @@ Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t de
     if (t) {
       wasmtime_trap_code_t code;
       if (wasmtime_trap_code(t.get(), &code) && code == WASMTIME_TRAP_CODE_INTERRUPT) {
+        if (observer) observer->deadlineExceeded(spec_.name);
         return {Run::kDeadline, 0,
                 strCat(stage, " exceeded its deadline of ", deadline_ms, " ms; stopped")};
       }
+      if (observer) observer->trapped(spec_.name);
       return {Run::kFailed, 0, strCat("trap in ", stage, ": ", trapMessage(t.get()))};
     }
     int exit_status = 0;
@@ -293,6 +296,7 @@ Extension::Run Extension::run(HostState& st, std::string_view entry, uint32_t de
   wasm_trap_t* trap = nullptr;
   wasmtime_error_t* raw_err = wasmtime_instance_pre_instantiate(pre_.get(), ctx, &instance, &trap);
   if (raw_err || trap) return failure(raw_err, trap, "instantiation");
+  if (observer) observer->instanceCreated(spec_.name);
 
   wasmtime_extern_t item;
   if (wasmtime_instance_export_get(ctx, &instance, "_initialize", 11, &item)) {

@@ -27,9 +27,11 @@
 #include "http/form.h"
 #include "outbound/fetch.h"
 #include "runtime/extension_spec.h"
+#include "runtime/observer.h"
 
 namespace habanero::auth {
 class Clients;
+class DomainEvents;
 class Sessions;
 class Throttle;
 class Users;
@@ -61,6 +63,9 @@ struct HostServices {
   // address; an empty bucket answers DENIED without checking (null: no throttle).
   auth::Throttle* client_auth_by_client = nullptr;
   auth::Throttle* client_auth_by_address = nullptr;
+  // Optional: the host's own domain events (sign-ins, tokens signed, session
+  // ends; auth/domain_events.h, docs/events.md); null: none are published.
+  const auth::DomainEvents* domain_events = nullptr;
   // Design 0002.
   events::Outbox* outbox = nullptr;        // facility::kOutbox ("events")
   outbound::Mailer* mailer = nullptr;      // facility::kMailer ("mail")
@@ -73,6 +78,9 @@ struct HostServices {
   // facilityName() ("mailer" -> "set [mail] url and from"); appended to the
   // load error.
   std::map<std::string, std::string, std::less<>> missing_facility_hints;
+  // Optional: told about instances, traps, deadlines and failed host calls
+  // (observer.h); null: nobody is.
+  Observer* observer = nullptr;
 
   // Whether every facility:: bit in `facilities` is present.
   bool has(uint32_t facilities) const;

@@ -151,19 +151,22 @@ class NetworkWait {
 wasm_trap_t* trampoline(void* env, wasmtime_caller_t* caller, Raw* args, size_t) {
   const Env& e = *static_cast<const Env*>(env);
   HostState& st = stateOf(caller);
+  Result result;
   if ((st.granted & e.capability_bit) == 0) {
-    args[0].i32 = HABANERO_DENIED;
-    return nullptr;
+    result = HABANERO_DENIED;
+  } else if (st.services == nullptr || !st.services->has(e.call->facilities)) {
+    result = HABANERO_UNAVAILABLE;
+  } else {
+    GuestMemory mem = memoryOf(caller, st);
+    Call call{st, mem, e.call->name};
+    std::optional<NetworkWait> wait;
+    if (e.call->wait != Wait::kNo) wait.emplace(st);
+    result = e.call->invoke(call, args);
   }
-  if (st.services == nullptr || !st.services->has(e.call->facilities)) {
-    args[0].i32 = HABANERO_UNAVAILABLE;
-    return nullptr;
+  args[0].i32 = result;
+  if (isHostCallError(result) && st.services != nullptr && st.services->observer != nullptr) {
+    st.services->observer->hostCallFailed(st.extension, e.call->name, result);
   }
-  GuestMemory mem = memoryOf(caller, st);
-  Call call{st, mem, e.call->name};
-  std::optional<NetworkWait> wait;
-  if (e.call->wait != Wait::kNo) wait.emplace(st);
-  args[0].i32 = e.call->invoke(call, args);
   return nullptr;
 }
 
