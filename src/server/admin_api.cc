@@ -1,9 +1,13 @@
 #include "server/admin_api.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "auth/clients.h"
+#include "auth/domain_events.h"
 #include "auth/users.h"
 #include "crypto/hash.h"
 #include "crypto/key_store.h"
@@ -87,7 +91,7 @@ class BodyReader {
   }
 
   // Fails on fields not in `known`.
-  void allowOnly(std::initializer_list<std::string_view> known) {
+  void allowOnly(const std::vector<std::string_view>& known) {
     if (!problem_.empty()) return;
     for (auto it = j_.begin(); it != j_.end(); ++it) {
       if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
@@ -160,13 +164,15 @@ std::optional<std::string> recordId(std::string_view rest) {
 }  // namespace
 
 AdminApi::AdminApi(const Config::Admin& config, Dispatcher& next, auth::Users& users,
-                   auth::Clients& clients, crypto::KeyStore& keys)
+                   auth::Clients& clients, crypto::KeyStore& keys,
+                   const auth::DomainEvents* events)
     : enabled_(config.enabled && !config.token.empty()),
       token_digest_(crypto::sha256(config.token)),
       next_(next),
       users_(users),
       clients_(clients),
-      keys_(keys) {}
+      keys_(keys),
+      events_(events) {}
 
 bool AdminApi::authorized(const Request& request) const {
   const std::string* header = findHeader(request.headers, "Authorization");
@@ -208,39 +214,84 @@ Response AdminApi::clients(const Request& request, std::string_view rest) {
       return json(200, Json{{"clients", out}});
     }
     if (request.method != "POST") return methodNotAllowed("GET, POST");
-    BodyReader body(request.body);
-    body.allowOnly({"id", "secret", "public", "redirect_uris", "post_logout_redirect_uris",
-                    "grant_types", "scopes", "name", "first_party", "token_format"});
     auth::NewClient c;
-    body.string("id", c.client_id);
-    if (body.has("secret")) {
-      std::string secret;
-      body.string("secret", secret);
-      c.secret = std::move(secret);
-    }
-    body.boolean("public", c.is_public);
-    body.list("redirect_uris", c.redirect_uris);
-    body.list("post_logout_redirect_uris", c.post_logout_redirect_uris);
-    body.list("grant_types", c.grant_types);
-    body.list("scopes", c.scopes);
-    body.string("name", c.name);
-    body.boolean("first_party", c.first_party);
-    body.string("token_format", c.token_format);
-    if (!body.problem().empty()) return error(400, "bad_request", body.problem());
+    std::string problem = readClient(request.body, /*with_id=*/true, c);
+    if (!problem.empty()) return error(400, "bad_request", problem);
     absl::StatusOr<auth::AddedClient> added = clients_.add(c);
     if (!added.ok()) return fromStatus(added.status());
     Json out = clientJson(added->client);
     if (!added->generated_secret.empty()) out["client_secret"] = added->generated_secret;
     spdlog::info("admin API: added client '{}'", added->client.client_id);
+    publishClient(auth::topics::kClientCreated, added->client);
     return json(201, out);
   }
   std::optional<std::string> id = recordId(rest);
   if (!id) return error(404, "not_found", "no such admin resource");
-  if (request.method != "DELETE") return methodNotAllowed("DELETE");
+  if (request.method == "PUT") {
+    auth::NewClient c;
+    std::string problem = readClient(request.body, /*with_id=*/false, c);
+    if (!problem.empty()) return error(400, "bad_request", problem);
+    c.client_id = *id;
+    if (clients_.find(*id) == nullptr) {
+      // The snapshot may lag another process: ask the store before answering 404.
+      absl::StatusOr<std::vector<auth::Client>> all = clients_.list();
+      if (!all.ok()) return fromStatus(all.status());
+      bool stored = std::any_of(all->begin(), all->end(),
+                                [&](const auth::Client& x) { return x.client_id == *id; });
+      if (!stored) return error(404, "not_found", strCat("no client '", *id, "'"));
+    }
+    absl::StatusOr<auth::AddedClient> replaced = clients_.upsert(c);
+    if (!replaced.ok()) return fromStatus(replaced.status());
+    Json out = clientJson(replaced->client);
+    if (!replaced->generated_secret.empty()) out["client_secret"] = replaced->generated_secret;
+    spdlog::info("admin API: replaced client '{}'", *id);
+    publishClient(auth::topics::kClientChanged, replaced->client);
+    return json(200, out);
+  }
+  if (request.method != "DELETE") return methodNotAllowed("PUT, DELETE");
   absl::Status removed = clients_.remove(*id);
   if (!removed.ok()) return fromStatus(removed);
   spdlog::info("admin API: removed client '{}'", *id);
+  if (events_ != nullptr) {
+    events_->publish(auth::topics::kClientRemoved, {{"client_id", *id}, {"by", "admin_api"}});
+  }
   return Response{.status = 204, .headers = {{"Cache-Control", "no-store"}}, .body = ""};
+}
+
+std::string AdminApi::readClient(std::string_view text, bool with_id, auth::NewClient& c) {
+  BodyReader body(text);
+  std::vector<std::string_view> allowed = {"secret", "public", "redirect_uris",
+                                           "post_logout_redirect_uris", "grant_types", "scopes",
+                                           "name", "first_party", "token_format"};
+  if (with_id) allowed.push_back("id");
+  body.allowOnly(allowed);
+  if (with_id) body.string("id", c.client_id);
+  if (body.has("secret")) {
+    std::string secret;
+    body.string("secret", secret);
+    c.secret = std::move(secret);
+  }
+  body.boolean("public", c.is_public);
+  body.list("redirect_uris", c.redirect_uris);
+  body.list("post_logout_redirect_uris", c.post_logout_redirect_uris);
+  body.list("grant_types", c.grant_types);
+  body.list("scopes", c.scopes);
+  body.string("name", c.name);
+  body.boolean("first_party", c.first_party);
+  body.string("token_format", c.token_format);
+  return body.problem();
+}
+
+void AdminApi::publishClient(std::string_view topic, const auth::Client& c) const {
+  if (events_ == nullptr) return;
+  events_->publish(topic, {{"client_id", c.client_id},
+                           {"name", c.name},
+                           {"public", c.is_public},
+                           {"first_party", c.first_party},
+                           {"grant_types", c.grant_types},
+                           {"scopes", c.scopes},
+                           {"redirect_uris", c.redirect_uris},
+                           {"by", "admin_api"}});
 }
 
 Response AdminApi::users(const Request& request, std::string_view rest) {
@@ -292,6 +343,11 @@ Response AdminApi::keys(const Request& request, std::string_view rest) {
   std::vector<crypto::KeyInfo> infos = keys_.listKeys();
   spdlog::info("admin API: rotated signing keys; active key {}",
                infos.empty() ? std::string("-") : infos[0].kid);
+  if (events_ != nullptr && !infos.empty()) {
+    Json fields = {{"kid", infos[0].kid}, {"by", "admin_api"}};
+    if (infos.size() > 1) fields["previous_kid"] = infos[1].kid;
+    events_->publish(auth::topics::kKeyRotated, std::move(fields));
+  }
   return json(200, keysJson(infos));
 }
 

@@ -6,6 +6,8 @@
 //                                  grant_types, scopes, name, first_party, token_format}; 201 with the
 //                                  registration and, when the host generated it, "client_secret"
 //                                  (the only time it is visible)
+//   PUT    /admin/clients/{id}     JSON as for POST (without id): replaces the registration
+//                                  (a secret not given is generated anew); 200, or 404
 //   DELETE /admin/clients/{id}     204
 //   GET    /admin/users            users (no password hashes)
 //   POST   /admin/users            JSON {email, password?, name?, phone?, email_verified?}; 201
@@ -18,7 +20,9 @@
 // JSON {"error": code, "message": text} with 400 (bad input), 404 (no such
 // record or route), 405, 409 (id or email taken). When the API is disabled,
 // every /admin/ path is 404. Changes act on the running server's own Clients
-// and KeyStore, so they take effect at once (no reload needed).
+// and KeyStore, so they take effect at once (no reload needed). Client and key
+// changes are published as domain events when `events` is given
+// (habanero.client.created / changed / removed, habanero.key.rotated; docs/events.md).
 //
 //   AdminApi admin(config.admin, pages, users, clients, keys);
 //   HttpServer server(options, admin);
@@ -32,7 +36,10 @@
 #include "server/config.h"
 
 namespace habanero::auth {
+struct Client;
 class Clients;
+class DomainEvents;
+struct NewClient;
 class Users;
 }  // namespace habanero::auth
 
@@ -49,7 +56,8 @@ class AdminApi final : public Dispatcher {
   // Everything but /admin and /admin/... goes to `next`. The references are
   // borrowed and must outlive this.
   AdminApi(const Config::Admin& config, Dispatcher& next, auth::Users& users,
-           auth::Clients& clients, crypto::KeyStore& keys);
+           auth::Clients& clients, crypto::KeyStore& keys,
+           const auth::DomainEvents* events = nullptr);
 
   Response dispatch(const Request& request) override;
 
@@ -58,6 +66,10 @@ class AdminApi final : public Dispatcher {
   Response clients(const Request& request, std::string_view rest);
   Response users(const Request& request, std::string_view rest);
   Response keys(const Request& request, std::string_view rest);
+  // Reads a registration from a JSON body (POST: with "id"; PUT: the id is the
+  // path's). Returns the problem, "" when none.
+  static std::string readClient(std::string_view body, bool with_id, auth::NewClient& c);
+  void publishClient(std::string_view topic, const auth::Client& c) const;
 
   const bool enabled_;
   const std::string token_digest_;  // SHA-256 of admin.token
@@ -65,6 +77,7 @@ class AdminApi final : public Dispatcher {
   auth::Users& users_;
   auth::Clients& clients_;
   crypto::KeyStore& keys_;
+  const auth::DomainEvents* events_;  // may be null
 };
 
 }  // namespace habanero::server

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 
 #include "auth/clients.h"
+#include "auth/domain_events.h"
 #include "auth/sessions.h"
 #include "auth/throttle.h"
 #include "auth/users.h"
@@ -60,6 +61,7 @@ struct App::Parts {
   std::unique_ptr<outbound::Fetcher> fetcher;
   std::unique_ptr<events::Outbox> outbox;
   std::unique_ptr<events::Subscribers> subscribers;  // the router's extensions
+  std::unique_ptr<auth::DomainEvents> domain_events;  // the host's own events, to the outbox
   runtime::HostServices services;
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
@@ -435,6 +437,19 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
       {"mailer", "configure [mail] url and from, or HABANERO_SMTP_URL and HABANERO_SMTP_FROM"},
       {"sms", "configure [sms] url, or HABANERO_SMS_URL"}};
   parts->services.outbox = parts->outbox.get();
+  {
+    // The host's domain events (docs/events.md): only topics an extension subscribes to.
+    Parts* p = parts.get();
+    parts->domain_events = std::make_unique<auth::DomainEvents>(
+        [p](std::string_view topic, std::string_view payload) {
+          return p->outbox->publish(auth::kHostPublisher, topic, payload);
+        },
+        [p](std::string_view topic) {
+          return p->subscribers != nullptr && !p->subscribers->subscribersOf(topic).empty();
+        },
+        clock);
+    parts->services.domain_events = parts->domain_events.get();
+  }
   if (c.outbound.allow_loopback) {
     spdlog::warn("outbound.allow_loopback is on: extensions may fetch loopback addresses "
                  "(development only)");
@@ -492,7 +507,8 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
     return methods;
   }, parts->page_template);
   parts->admin = std::make_unique<AdminApi>(c.admin, *parts->pages, *parts->users,
-                                            *parts->clients, *parts->keys);
+                                            *parts->clients, *parts->keys,
+                                            parts->domain_events.get());
   if (c.admin.enabled) spdlog::info("admin API enabled at /admin/");
   Parts* p = parts.get();
   parts->metrics = std::make_unique<cluster::Metrics>();

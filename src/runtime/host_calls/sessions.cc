@@ -1,6 +1,7 @@
 // Capabilities "sessions" and "login" (design 0001, docs/abi.md §6). The
 // policy — cookies, attempts bound to a browser, completing a login — is
 // auth::Sessions'; this file only moves bytes and shapes the response.
+#include "auth/domain_events.h"
 #include "auth/sessions.h"
 #include "runtime/host_calls/glue.h"
 
@@ -41,8 +42,20 @@ Result sessionRequireLogin(Call& c, uint32_t return_to_ptr, uint32_t return_to_l
 
 Result sessionEnd(Call& c) {
   auth::Sessions& sessions = *c.services().sessions;
+  // Who is signing out, for the domain event (only when someone subscribes).
+  std::optional<auth::Session> ending;
+  if (c.services().domain_events != nullptr) {
+    auto current = sessions.get(c.request().headers, c.request().secure);
+    if (current.ok() && current->has_value()) ending = std::move(**current);
+  }
   absl::Status ended = sessions.end(c.request().headers, c.request().secure);
   if (!ended.ok()) return c.unavailable(ended);
+  if (ending) {
+    c.services().domain_events->publish(
+        auth::topics::kSessionEnded,
+        {{"subject", ending->subject}, {"sid", ending->sid}, {"extension", c.st.extension},
+         {"ip", c.request().remote_addr}});
+  }
   hostHeader(c.st, "Set-Cookie", sessions.clearSessionCookie(c.request().secure));
   return HABANERO_OK;
 }
@@ -71,6 +84,12 @@ Result loginComplete(Call& c, uint32_t rt_ptr, uint32_t rt_len, uint32_t subject
       case absl::StatusCode::kNotFound: return HABANERO_NOT_FOUND;
       default: return c.unavailable(done.status());
     }
+  }
+  if (const auth::DomainEvents* events = c.services().domain_events) {
+    events->publish(auth::topics::kSignInSucceeded,
+                    {{"subject", done->session.subject}, {"amr", done->session.amr},
+                     {"sid", done->session.sid}, {"authenticator", c.st.extension},
+                     {"ip", c.request().remote_addr}});
   }
   hostRedirect(c.st, std::move(done->return_to));
   hostHeader(c.st, "Set-Cookie", std::move(done->set_cookie));

@@ -2,6 +2,7 @@
 // them), design 0001/0002, docs/abi.md §6.
 #include <spdlog/spdlog.h>
 
+#include "auth/domain_events.h"
 #include "auth/signup.h"
 #include "auth/users.h"
 #include "runtime/host_calls/glue.h"
@@ -25,7 +26,19 @@ Result userVerifyPassword(Call& c, uint32_t email_ptr, uint32_t email_len, uint3
   if (!email || !password || !c.outBufferValid(out, cap, out_len)) return HABANERO_INVALID_MEMORY;
   auto subject = c.services().users->verifyPassword(*email, *password);
   if (!subject.ok()) return c.unavailable(subject.status());
-  if (!subject->has_value()) return HABANERO_MISMATCH;
+  if (!subject->has_value()) {
+    if (const auth::DomainEvents* events = c.services().domain_events) {
+      // The subject when the address is a user's (never the address typed, which may
+      // hold a password typed into the wrong field).
+      nlohmann::json fields = {{"method", "pwd"}, {"authenticator", c.st.extension},
+                               {"ip", c.request().remote_addr}};
+      auto user = c.services().users->findByEmail(*email);
+      fields["known_user"] = user.ok() && user->has_value();
+      if (user.ok() && user->has_value()) fields["subject"] = (*user)->subject;
+      events->publish(auth::topics::kSignInFailed, std::move(fields));
+    }
+    return HABANERO_MISMATCH;
+  }
   return c.writeOut(out, cap, out_len, **subject);
 }
 
