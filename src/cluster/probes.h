@@ -36,3 +36,14 @@ class Probes final : public Dispatcher {
 };
 
 }  // namespace habanero::cluster
+
+namespace habanero::cluster {
+
+// Answers 404 to everything: what stands behind the Probes of a listener that
+// serves only them (a worker's cluster.probe_listen).
+class NotFound final : public Dispatcher {
+ public:
+  Response dispatch(const Request&) override { return Response::text(404, "not found\n"); }
+};
+
+}  // namespace habanero::cluster

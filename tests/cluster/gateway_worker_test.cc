@@ -198,13 +198,14 @@ TEST(Gateway, ForwardsAndBalancesOverHealthyWorkers) {
 
   Metrics metrics;
   metrics.watchGateway(*pool, gateway);
-  metrics.observe("oauth2", 200, 0.002);
+  metrics.observe("oauth2", "/token", 200, 0.002);
   std::string text = metrics.render();
   EXPECT_NE(std::string::npos, text.find("habanero_gateway_workers_healthy 2"));
   EXPECT_NE(std::string::npos,
             text.find("habanero_gateway_requests_total{outcome=\"forwarded\"} 20"));
   EXPECT_NE(std::string::npos,
-            text.find("habanero_http_requests_total{extension=\"oauth2\",status=\"200\"} 1"));
+            text.find("habanero_http_requests_total{extension=\"oauth2\",route=\"/token\","
+                      "status=\"200\"} 1"));
 }
 
 TEST(Gateway, NoWorkerIs503WithRetryAfter) {
