@@ -42,6 +42,7 @@
 #include "events/outbox.h"
 #include "habanero/clock.h"
 #include "runtime/router.h"
+#include "cluster/logging.h"
 #include "server/app.h"
 #include "server/config.h"
 
@@ -84,6 +85,11 @@ std::optional<Config> loadConfig(const CommonFlags& f) {
   }
   spdlog::level::level_enum level = spdlog::level::from_str(cfg->log.level);
   spdlog::set_level(level);
+  absl::Status format = habanero::cluster::setLogFormat(cfg->log.format);  // checked above
+  if (!format.ok()) {
+    std::cerr << "habanero: " << format.message() << "\n";
+    return std::nullopt;
+  }
   return *cfg;
 }
 
@@ -110,34 +116,42 @@ int serve(const CommonFlags& flags) {
     return 1;
   }
   std::string issuer = (*app)->issuer();
+  // With JSON logs the banner is one log line too, so the output stays JSON lines.
+  std::ostringstream banner_text;
+  std::ostream& banner = cfg->log.format == "json" ? banner_text : std::cout;
   if (cfg->cluster.role == "worker") {
-    std::cout << "Habanero worker is running.\n"
-              << "  gRPC:    port " << (*app)->port() << " (cluster.listen " << cfg->cluster.listen
-              << ")\n"
-              << "  issuer:  " << issuer << "\n"
-              << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
+    banner << "Habanero worker is running.\n"
+           << "  gRPC:    port " << (*app)->port() << " (cluster.listen " << cfg->cluster.listen
+           << ")\n";
+    if (!cfg->cluster.probe_listen.empty()) {
+      banner << "  probes:  /healthz /readyz /metrics (cluster.probe_listen "
+             << cfg->cluster.probe_listen << ")\n";
+    }
+    banner << "  issuer:  " << issuer << "\n"
+           << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
   } else if (cfg->cluster.role == "gateway") {
-    std::cout << "Habanero gateway is running.\n"
-              << "  issuer:  " << issuer << " (port " << (*app)->port() << ")\n"
-              << "  workers: " << cfg->cluster.workers << "\n"
-              << "Try:\n"
-              << "  curl " << issuer << "/readyz\n"
-              << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
+    banner << "Habanero gateway is running.\n"
+           << "  issuer:  " << issuer << " (port " << (*app)->port() << ")\n"
+           << "  workers: " << cfg->cluster.workers << "\n"
+           << "Try:\n"
+           << "  curl " << issuer << "/readyz\n"
+           << "Stop with Ctrl-C or SIGTERM (drains first)." << std::endl;
   } else {
-    std::cout << "Habanero is running.\n"
-              << "  issuer:  " << issuer << "\n"
-              << "  data:    " << cfg->server.data_dir << "\n"
-              << "Try:\n"
-              << "  curl " << issuer << "/healthz\n";
+    banner << "Habanero is running.\n"
+           << "  issuer:  " << issuer << "\n"
+           << "  data:    " << cfg->server.data_dir << "\n"
+           << "Try:\n"
+           << "  curl " << issuer << "/healthz\n";
     for (const auto& e : (*app)->router().snapshot()->entries) {
       if (e.extension) {
-        std::cout << "  curl '" << issuer << (e.spec.mount == "/" ? "" : e.spec.mount)
-                  << "/'    (extension " << e.spec.name << ")\n";
+        banner << "  curl '" << issuer << (e.spec.mount == "/" ? "" : e.spec.mount)
+               << "/'    (extension " << e.spec.name << ")\n";
       }
     }
-    std::cout << "Stop with Ctrl-C; reload extensions with `habanero reload` or SIGHUP."
-              << std::endl;
+    banner << "Stop with Ctrl-C; reload extensions with `habanero reload` or SIGHUP."
+           << std::endl;
   }
+  if (cfg->log.format == "json") spdlog::info("{}", banner_text.str());
 
   for (;;) {
     int sig = 0;

@@ -74,6 +74,7 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(store, connect_timeout_ms),
     HABANERO_CONFIG_FIELD(store, statement_timeout_ms),
     HABANERO_CONFIG_FIELD(log, level),
+    HABANERO_CONFIG_FIELD(log, format),
     HABANERO_CONFIG_FIELD(keys, alg),
     HABANERO_CONFIG_FIELD(keys, retention_days),
     HABANERO_CONFIG_FIELD(keys, kek_file),
@@ -107,6 +108,13 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(events, max_attempts),
     HABANERO_CONFIG_FIELD(events, failed_ttl_s),
     HABANERO_CONFIG_FIELD(events, lease_ms),
+    HABANERO_CONFIG_FIELD(events, broker_url),
+    HABANERO_CONFIG_FIELD(events, broker_creds_file),
+    HABANERO_CONFIG_FIELD(events, broker_ca_file),
+    HABANERO_CONFIG_FIELD(events, broker_stream),
+    HABANERO_CONFIG_FIELD(events, broker_subject_prefix),
+    HABANERO_CONFIG_FIELD(events, broker_ack_wait_ms),
+    HABANERO_CONFIG_FIELD(events, broker_duplicate_window_s),
     HABANERO_CONFIG_FIELD(web, page_template),
     HABANERO_CONFIG_FIELD(cluster, role),
     HABANERO_CONFIG_FIELD(cluster, workers),
@@ -115,6 +123,7 @@ const Field kFields[] = {
     HABANERO_CONFIG_FIELD(cluster, request_timeout_ms),
     HABANERO_CONFIG_FIELD(cluster, health_interval_ms),
     HABANERO_CONFIG_FIELD(cluster, min_workers),
+    HABANERO_CONFIG_FIELD(cluster, probe_listen),
     HABANERO_CONFIG_FIELD(cluster, tls_cert),
     HABANERO_CONFIG_FIELD(cluster, tls_key),
     HABANERO_CONFIG_FIELD(cluster, tls_ca),
@@ -345,6 +354,15 @@ absl::StatusOr<ExtensionConfig> parseExtension(const toml::table& table, size_t 
       problem = assignFromToml(&ext.table_elements, node);
     } else if (k == "deadline_ms") {
       problem = assignFromToml(&ext.deadline_ms, node);
+    } else if (k == "max_concurrency") {
+      const auto* v = node.as_integer();
+      if (v == nullptr) {
+        problem = absl::StrCat("expected an integer, got ", av(typeName(node)));
+      } else if (v->get() < 1 || v->get() > 100'000) {
+        problem = "must be between 1 and 100000";
+      } else {
+        ext.max_concurrency = static_cast<uint32_t>(v->get());
+      }
     } else if (k == "settings") {
       RETURN_IF_ERROR(parseSettings(node, path, dotted, ext.settings));
     } else if (k == "publish") {
@@ -724,6 +742,9 @@ absl::Status validateConfig(const Config& config) {
       std::end(kLogLevels)) {
     complain("log.level", "must be one of trace, debug, info, warn, error");
   }
+  if (config.log.format != "text" && config.log.format != "json") {
+    complain("log.format", "must be \"text\" or \"json\"");
+  }
 
   if (std::find(std::begin(kKeyAlgs), std::end(kKeyAlgs), config.keys.alg) ==
       std::end(kKeyAlgs)) {
@@ -761,6 +782,8 @@ absl::Status validateConfig(const Config& config) {
   }
   if (config.events.max_attempts == 0) complain("events.max_attempts", "must be > 0");
   if (config.events.lease_ms == 0) complain("events.lease_ms", "must be > 0");
+  // events.broker_url is checked where it is used (events::NatsBroker::create).
+  if (config.events.broker_ack_wait_ms == 0) complain("events.broker_ack_wait_ms", "must be > 0");
 
   const Config::Cluster& cluster = config.cluster;
   if (cluster.role != "all" && cluster.role != "gateway" && cluster.role != "worker") {
@@ -777,6 +800,14 @@ absl::Status validateConfig(const Config& config) {
   if (cluster.health_interval_ms == 0) complain("cluster.health_interval_ms", "must be > 0");
   if (cluster.tls_cert.empty() != cluster.tls_key.empty()) {
     complain("cluster.tls_cert", "tls_cert and tls_key must be set together (or neither)");
+  }
+  if (std::string p = checkListen(cluster.listen); !p.empty()) complain("cluster.listen", p);
+  if (!cluster.probe_listen.empty()) {
+    if (std::string p = checkListen(cluster.probe_listen); !p.empty()) {
+      complain("cluster.probe_listen", p);
+    } else if (cluster.role == "worker" && cluster.probe_listen == cluster.listen) {
+      complain("cluster.probe_listen", "must differ from cluster.listen (the gRPC port)");
+    }
   }
   if (cluster.role == "gateway" && !cluster.tls_cert.empty() && cluster.tls_ca.empty()) {
     complain("cluster.tls_ca", "must be set with tls_cert on a gateway (the CA of the workers)");

@@ -31,6 +31,9 @@ struct ExtensionConfig {
   uint64_t memory_bytes = limits::kMemoryBytes;  // TOML: memory_mb
   uint32_t table_elements = limits::kTableElements;
   uint32_t deadline_ms = limits::kDeadlineMs;
+  // Most of its requests running at once (the rest wait in the dispatch
+  // queue); 0 (unset): three quarters of [server] dispatch_threads.
+  uint32_t max_concurrency = 0;
   std::map<std::string, std::string> settings;   // [extensions.settings], values as text
   std::vector<std::string> publish;      // event topics it may publish to (capability "events")
   std::vector<std::string> fetch_hosts;  // host allow-list for "fetch"; empty = any public host
@@ -101,6 +104,9 @@ struct Config {
 
   struct Log {
     std::string level = "info";             // trace, debug, info, warn, error
+    // "text" or "json" (JSON lines: time, level, message, request_id when known;
+    // src/cluster/logging.h).
+    std::string format = "text";
   } log;
 
   struct Keys {
@@ -182,6 +188,16 @@ struct Config {
     // process killed mid-delivery leaves it to another after this. Keep it longer than the
     // slowest delivery of a batch (docs/events.md), or a slow one may be delivered twice.
     uint32_t lease_ms = 120000;
+    // NATS JetStream (docs/cluster.md): events go from the outbox to this broker, which
+    // delivers them to subscribers; "" = in-process delivery. nats://[user:pass@]HOST:PORT
+    // or tls://…, several comma-separated; credentials never appear in logs.
+    std::string broker_url;
+    std::string broker_creds_file;   // NATS .creds file (JWT + NKey seed)
+    std::string broker_ca_file;      // CA for tls:// ("" = the system's)
+    std::string broker_stream = "HABANERO";             // one stream per installation
+    std::string broker_subject_prefix = "habanero.events";  // subject = prefix.topic
+    uint32_t broker_ack_wait_ms = 120000;  // redelivery after a worker died; > any deadline
+    uint32_t broker_duplicate_window_s = 120;
   } events;
 
   // The one shell of every HTML page: the host's and every extension's (the host hands it
@@ -204,6 +220,9 @@ struct Config {
     uint32_t request_timeout_ms = 30000;    // gateway: a worker's answer, retries included
     uint32_t health_interval_ms = 1000;     // gateway: health checks of every worker
     uint32_t min_workers = 1;               // gateway: /readyz needs this many healthy
+    // worker: ADDR:PORT of a small HTTP listener for /healthz, /readyz and /metrics
+    // (other roles serve them on server.listen); "" = none.
+    std::string probe_listen;
     // Mutual TLS between gateway and workers: each side's certificate and key, and
     // the CA that signs the other side's. All empty: plaintext.
     std::string tls_cert;

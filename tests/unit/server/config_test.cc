@@ -24,7 +24,11 @@ std::string describe(const Config& c) {
   out << "runtime " << r.extension_dir << " " << r.epoch_tick_ms << " " << r.module_cache << " "
       << r.watch_interval_ms << " " << r.pool_instances << "\n";
   out << "store " << c.store.backend << " " << c.store.path << " " << c.store.synchronous << "\n";
-  out << "log " << c.log.level << "\n";
+  out << "log " << c.log.level << " " << c.log.format << "\n";
+  const auto& k = c.cluster;
+  out << "cluster " << k.role << " " << k.workers << " " << k.listen << " " << k.threads << " "
+      << k.request_timeout_ms << " " << k.health_interval_ms << " " << k.min_workers << " "
+      << k.probe_listen << " " << k.tls_cert << " " << k.tls_key << " " << k.tls_ca << "\n";
   out << "keys " << c.keys.alg << " " << c.keys.retention_days << "\n";
   out << "admin " << c.admin.enabled << " " << c.admin.token << "\n";
   for (const auto& cl : c.clients) {
@@ -505,6 +509,160 @@ TEST_F(ConfigTest, MissingFileIsNotFound) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(c.status().message().find("/nonexistent/habanero.toml"), std::string::npos);
+}
+
+// [cluster] and [log] format (issue 14): every key from the file and from the
+// environment, and each bad value rejected naming the file, line and key (type
+// errors) or the key (rules checked by validateConfig).
+TEST_F(ConfigTest, ClusterSectionFromFileAndEnvironment) {
+  std::string path = writeFile(R"(
+extensions = []
+[server]
+issuer = "https://login.example.com"
+[log]
+format = "json"
+[cluster]
+role = "gateway"
+workers = "10.0.0.11:9090, workers.internal:9090"
+listen = "0.0.0.0:9191"
+threads = 8
+request_timeout_ms = 2000
+health_interval_ms = 250
+min_workers = 2
+probe_listen = "0.0.0.0:9092"
+tls_cert = "/tls/gw.pem"
+tls_key = "/tls/gw.key"
+tls_ca = "/tls/ca.pem"
+)");
+  auto c = loadConfig(path, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ("json", c->log.format);
+  EXPECT_EQ("gateway", c->cluster.role);
+  EXPECT_EQ("10.0.0.11:9090, workers.internal:9090", c->cluster.workers);
+  EXPECT_EQ("0.0.0.0:9191", c->cluster.listen);
+  EXPECT_EQ(8u, c->cluster.threads);
+  EXPECT_EQ(2000u, c->cluster.request_timeout_ms);
+  EXPECT_EQ(250u, c->cluster.health_interval_ms);
+  EXPECT_EQ(2u, c->cluster.min_workers);
+  EXPECT_EQ("0.0.0.0:9092", c->cluster.probe_listen);
+  EXPECT_EQ("/tls/gw.pem", c->cluster.tls_cert);
+  EXPECT_EQ("/tls/gw.key", c->cluster.tls_key);
+  EXPECT_EQ("/tls/ca.pem", c->cluster.tls_ca);
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+
+  const char* env[] = {"HABANERO_CLUSTER_ROLE=worker", "HABANERO_CLUSTER_PROBE_LISTEN=[::1]:0",
+                       "HABANERO_CLUSTER_MIN_WORKERS=3", "HABANERO_LOG_FORMAT=text", nullptr};
+  c = loadConfig(path, env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ("worker", c->cluster.role);
+  EXPECT_EQ("[::1]:0", c->cluster.probe_listen);
+  EXPECT_EQ(3u, c->cluster.min_workers);
+  EXPECT_EQ("text", c->log.format);
+  EXPECT_TRUE(validateConfig(*c).ok()) << validateConfig(*c);
+
+  // Defaults: one process, no probe listener, text logs.
+  Config d = defaultConfig();
+  EXPECT_EQ("all", d.cluster.role);
+  EXPECT_EQ("", d.cluster.probe_listen);
+  EXPECT_EQ("text", d.log.format);
+}
+
+TEST_F(ConfigTest, ClusterTypeErrorsNameFileLineAndKey) {
+  std::string message = loadError("[cluster]\nthreads = \"many\"\n");
+  EXPECT_NE(message.find(":2:11: cluster.threads: expected an integer, got a string"),
+            std::string::npos)
+      << message;
+  message = loadError("[cluster]\nrole = 1\n");
+  EXPECT_NE(message.find(":2:8: cluster.role: expected a string, got an integer"),
+            std::string::npos)
+      << message;
+  message = loadError("[cluster]\nmin_workers = -1\n");
+  EXPECT_NE(message.find("cluster.min_workers: expected a non-negative integer"),
+            std::string::npos)
+      << message;
+  message = loadError("[cluster]\nprobe_listen = 9092\n");
+  EXPECT_NE(message.find(":2:16: cluster.probe_listen: expected a string"), std::string::npos)
+      << message;
+  message = loadError("[cluster]\nworker = \"x:1\"\n");
+  EXPECT_NE(message.find(":2:1: cluster.worker: unknown key"), std::string::npos) << message;
+  message = loadError("[log]\nformat = true\n");
+  EXPECT_NE(message.find(":2:10: log.format: expected a string"), std::string::npos) << message;
+
+  const char* env[] = {"HABANERO_CLUSTER_REQUEST_TIMEOUT_MS=soon", nullptr};
+  auto c = loadConfig("", env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find(
+                "HABANERO_CLUSTER_REQUEST_TIMEOUT_MS: cluster.request_timeout_ms"),
+            std::string::npos)
+      << c.status();
+}
+
+TEST_F(ConfigTest, ClusterRulesNameTheKey) {
+  struct Case {
+    const char* name;
+    void (*breakIt)(Config&);
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"role", [](Config& c) { c.cluster.role = "primary"; }, "cluster.role: must be"},
+      {"gateway without workers",
+       [](Config& c) {
+         c.cluster.role = "gateway";
+         c.cluster.workers = " , ";
+       },
+       "cluster.workers: must list the workers"},
+      {"worker without issuer",
+       [](Config& c) {
+         c.cluster.role = "worker";
+         c.server.issuer = "";
+       },
+       "server.issuer: must be set in a cluster"},
+      {"request timeout", [](Config& c) { c.cluster.request_timeout_ms = 0; },
+       "cluster.request_timeout_ms: must be > 0"},
+      {"health interval", [](Config& c) { c.cluster.health_interval_ms = 0; },
+       "cluster.health_interval_ms: must be > 0"},
+      {"tls half", [](Config& c) { c.cluster.tls_key = "k.pem"; }, "cluster.tls_cert"},
+      {"gateway tls without ca",
+       [](Config& c) {
+         c.cluster.role = "gateway";
+         c.cluster.tls_cert = "c.pem";
+         c.cluster.tls_key = "k.pem";
+       },
+       "cluster.tls_ca: must be set with tls_cert on a gateway"},
+      {"listen", [](Config& c) { c.cluster.listen = "9090"; }, "cluster.listen: expected HOST:PORT"},
+      {"probe listen", [](Config& c) { c.cluster.probe_listen = "0.0.0.0:http"; },
+       "cluster.probe_listen: port must be a number"},
+      {"probe listen v6", [](Config& c) { c.cluster.probe_listen = "::1:9092"; },
+       "cluster.probe_listen: IPv6 addresses must be written in brackets"},
+      {"probe on the gRPC port",
+       [](Config& c) {
+         c.cluster.role = "worker";
+         c.cluster.probe_listen = c.cluster.listen;
+       },
+       "cluster.probe_listen: must differ from cluster.listen"},
+      {"log format", [](Config& c) { c.log.format = "xml"; },
+       "log.format: must be \"text\" or \"json\""},
+  };
+  for (const Case& tc : cases) {
+    Config c = defaultConfig();
+    c.server.issuer = "https://login.example.com";
+    c.cluster.workers = "127.0.0.1:9091";
+    tc.breakIt(c);
+    absl::Status status = validateConfig(c);
+    ASSERT_FALSE(status.ok()) << tc.name;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << tc.name;
+    EXPECT_NE(status.message().find(tc.expected), std::string::npos) << tc.name << ": " << status;
+  }
+  // And the good ones pass.
+  for (const char* role : {"all", "gateway", "worker"}) {
+    Config c = defaultConfig();
+    c.server.issuer = "https://login.example.com";
+    c.cluster.role = role;
+    c.cluster.workers = "workers.internal:9090";
+    c.cluster.probe_listen = "0.0.0.0:9092";
+    c.log.format = "json";
+    EXPECT_TRUE(validateConfig(c).ok()) << role << ": " << validateConfig(c);
+  }
 }
 
 // validateConfig: each case breaks one rule of a valid config and expects the
