@@ -115,7 +115,8 @@ absl::Status validateBrokerUrl(std::string_view url, std::string_view key) {
     std::string_view host = colon == std::string_view::npos ? rest : rest.substr(0, colon);
     std::string_view port = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
     bool port_ok = !port.empty() && port.size() <= 5 &&
-                   std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+                   std::all_of(port.begin(), port.end(),
+                               [](char c) { return c >= '0' && c <= '9'; });
     if (colon != std::string_view::npos && (!port_ok || std::stoi(std::string(port)) > 65535)) {
       return absl::InvalidArgumentError(
           strCat(key, ": '", redactBrokerUrl(one), "' has no valid port (HOST:PORT)"));

@@ -217,7 +217,8 @@ class EventsOnBrokerTest(unittest.TestCase):
         self.assertLessEqual(outage_lines, 2 * 3, c.log_tail())
         self.assertLess(outage_lines, down_events)
         self.assertNotIn(PASSWORD, c.log())
-        repeats = sum(1 for p in c.workers for line in list(p.lines) if "acknowledged again" in line)
+        repeats = sum(1 for p in c.workers for line in list(p.lines)
+                      if "acknowledged again" in line)
         sys.stderr.write("events: %d published (%d while the broker was away), %d delivered, "
                          "%d redelivered repeat(s) recognised, %d outage line(s)\n"
                          % (total, down_events, total, repeats, outage_lines))

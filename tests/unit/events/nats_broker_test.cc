@@ -363,7 +363,8 @@ TEST_F(NatsBrokerTest, KilledMidDeliveryTheMessageIsRedeliveredAfterAckWait) {
      private:
       int fd_;
     } hanging(fds[1]);
-    absl::StatusOr<StoragePtr> store = habanero::testing::openTestStore(dir_, SystemClock::instance());
+    absl::StatusOr<StoragePtr> store =
+        habanero::testing::openTestStore(dir_, SystemClock::instance());
     if (!store.ok()) _exit(2);
     auto broker = NatsBroker::create(options, **store, SystemClock::instance());
     if (!broker.ok()) _exit(3);
