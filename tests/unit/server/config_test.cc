@@ -156,6 +156,7 @@ mount = "/oauth2"
 grants = ["http", "kv", "keys"]
 memory_mb = 128
 deadline_ms = 250
+max_concurrency = 3
 
 [extensions.settings]
 title = "Sign in"
@@ -185,6 +186,8 @@ mount = "/"
   EXPECT_EQ(e.grants, (std::vector<std::string>{"http", "kv", "keys"}));
   EXPECT_EQ(e.memory_bytes, 128ull << 20);
   EXPECT_EQ(e.deadline_ms, 250u);
+  EXPECT_EQ(e.max_concurrency, 3u);
+  EXPECT_EQ(c->extensions[1].max_concurrency, 0u) << "unset: the server's default";
   EXPECT_EQ(e.table_elements, limits::kTableElements);
   EXPECT_EQ(e.settings.at("title"), "Sign in");
   EXPECT_EQ(e.settings.at("max_attempts"), "5");
@@ -326,6 +329,12 @@ TEST_F(ConfigTest, ExtensionErrors) {
   message =
       loadError("[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\nmemory_mb = 0\n");
   EXPECT_NE(message.find("extensions[0].memory_mb: must be between 1 and 4096"), std::string::npos)
+      << message;
+
+  message = loadError(
+      "[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\nmax_concurrency = 0\n");
+  EXPECT_NE(message.find(":5:1: extensions[0].max_concurrency: must be between 1 and 100000"),
+            std::string::npos)
       << message;
 
   message = loadError(
@@ -629,7 +638,8 @@ TEST_F(ConfigTest, ClusterRulesNameTheKey) {
          c.cluster.tls_key = "k.pem";
        },
        "cluster.tls_ca: must be set with tls_cert on a gateway"},
-      {"listen", [](Config& c) { c.cluster.listen = "9090"; }, "cluster.listen: expected HOST:PORT"},
+      {"listen", [](Config& c) { c.cluster.listen = "9090"; },
+       "cluster.listen: expected HOST:PORT"},
       {"probe listen", [](Config& c) { c.cluster.probe_listen = "0.0.0.0:http"; },
        "cluster.probe_listen: port must be a number"},
       {"probe listen v6", [](Config& c) { c.cluster.probe_listen = "::1:9092"; },
