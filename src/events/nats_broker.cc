@@ -370,7 +370,15 @@ absl::StatusOr<size_t> NatsBroker::relayOnce() {
   if (auto* leasing = dynamic_cast<LeasingStorage*>(&storage_)) {
     ASSIGN_OR_RETURN(std::vector<KeyValue> claimed,
                      leasing->claim(Outbox::kNamespace, options_.batch, lease));
-    (void)claimed;  // `work` holds what lease() claimed, in key order
+    // What was committed, in key order (lease() may have seen a record more than once
+    // if the claim was tried again).
+    std::map<std::string, Leased> seen;
+    for (Leased& l : work) seen[l.key] = std::move(l);
+    work.clear();
+    for (const KeyValue& kv : claimed) {
+      auto it = seen.find(kv.key);
+      if (it != seen.end() && it->second.leased == kv.value) work.push_back(std::move(it->second));
+    }
   } else {
     ASSIGN_OR_RETURN(std::vector<KeyValue> records,
                      storage_.list(Outbox::kNamespace, options_.batch));
