@@ -15,17 +15,31 @@ DispatchQueue::DispatchQueue(Options options) : options_(options) {
 
 DispatchQueue::~DispatchQueue() { stop(); }
 
-bool DispatchQueue::submit(Task task) {
+bool DispatchQueue::submit(Task task) { return submit(std::move(task), Lane{}); }
+
+bool DispatchQueue::submit(Task task, Lane lane) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queued) {
       ++rejected_;
       return false;
     }
-    queue_.push_back(Item{std::move(task), std::chrono::steady_clock::now()});
+    if (lane.name.empty()) lane.limit = 0;
+    queue_.push_back(Item{std::move(task), std::chrono::steady_clock::now(), std::move(lane)});
   }
   wake_.notify_one();
   return true;
+}
+
+size_t DispatchQueue::nextLocked(std::chrono::steady_clock::time_point now) const {
+  const auto timeout = std::chrono::milliseconds(options_.queue_timeout_ms);
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Item& item = queue_[i];
+    if (stopping_ || item.lane.limit == 0 || now - item.enqueued > timeout) return i;
+    auto it = lane_running_.find(item.lane.name);
+    if (it == lane_running_.end() || it->second < item.lane.limit) return i;
+  }
+  return queue_.size();
 }
 
 void DispatchQueue::work() {
@@ -35,20 +49,44 @@ void DispatchQueue::work() {
     Admission admission = Admission::kRun;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      item = std::move(queue_.front());
-      queue_.pop_front();
+      size_t index = 0;
+      for (;;) {
+        if (queue_.empty()) {
+          if (stopping_) return;  // stopping and drained
+          wake_.wait(lock);
+          continue;
+        }
+        auto now = std::chrono::steady_clock::now();
+        index = nextLocked(now);
+        if (index < queue_.size()) break;
+        // Every waiting task's lane is full: wait for a task to finish, or
+        // for the oldest waiting task to expire.
+        wake_.wait_until(lock, queue_.front().enqueued + timeout + std::chrono::milliseconds(1));
+      }
+      item = std::move(queue_[index]);
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
       if (stopping_ || std::chrono::steady_clock::now() - item.enqueued > timeout) {
         admission = Admission::kExpired;
         ++expired_;
+        item.lane.limit = 0;  // an expired task does not count against its lane
       }
       ++running_;
+      if (item.lane.limit > 0) ++lane_running_[item.lane.name];
     }
     item.task(admission);
     item.task = nullptr;  // release what it holds before counting it done
-    std::lock_guard lock(mu_);
-    --running_;
+    bool lane_freed = false;
+    {
+      std::lock_guard lock(mu_);
+      --running_;
+      if (item.lane.limit > 0) {
+        auto it = lane_running_.find(item.lane.name);
+        if (--it->second == 0) lane_running_.erase(it);
+        lane_freed = true;
+      }
+    }
+    // A task of that lane may now start: wake the threads that found none.
+    if (lane_freed) wake_.notify_all();
   }
 }
 

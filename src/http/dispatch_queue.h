@@ -20,6 +20,12 @@
 //     or with kExpired when it waited longer than queue_timeout_ms (it should
 //     then answer at once, e.g. 503 + Retry-After) or the queue is stopping.
 //   - Tasks run in submission order (FIFO); at most `threads` at a time.
+//   - Lanes: a task submitted with a Lane {name, limit > 0} runs only while
+//     fewer than `limit` tasks of that lane run; the others of the lane wait
+//     in the queue (holding no thread) while later tasks of other lanes run.
+//     So an extension that waits long (slow upstreams) can hold at most its
+//     limit of threads. A task still expires after queue_timeout_ms whether
+//     or not its lane is full. Lane "" or limit 0: no lane limit.
 //   - stop() calls every waiting task with kExpired, waits for running ones
 //     and joins the threads. Idempotent; the destructor calls it. It must not
 //     be called from a task.
@@ -33,7 +39,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -50,6 +58,10 @@ class DispatchQueue {
   };
   enum class Admission { kRun, kExpired };
   using Task = std::function<void(Admission)>;
+  struct Lane {
+    std::string name;    // e.g. the extension's name; "" for none
+    uint32_t limit = 0;  // most tasks of the lane running at once; 0: no limit
+  };
 
   // Counters since construction, for logs, metrics and tests.
   struct Stats {
@@ -64,7 +76,8 @@ class DispatchQueue {
   DispatchQueue(const DispatchQueue&) = delete;
   DispatchQueue& operator=(const DispatchQueue&) = delete;
 
-  bool submit(Task task);
+  bool submit(Task task);  // no lane
+  bool submit(Task task, Lane lane);
   void stop();
   Stats stats() const;
 
@@ -72,8 +85,13 @@ class DispatchQueue {
   struct Item {
     Task task;
     std::chrono::steady_clock::time_point enqueued;
+    Lane lane;
   };
   void work();
+  // The index of the first item that may start now (expired, or its lane has
+  // room), or queue_.size() if none.
+  size_t nextLocked(std::chrono::steady_clock::time_point now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable std::mutex mu_;
@@ -81,6 +99,7 @@ class DispatchQueue {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, uint32_t> lane_running_ ABSL_GUARDED_BY(mu_);
   uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t expired_ ABSL_GUARDED_BY(mu_) = 0;
   std::mutex join_mu_;  // serialises stop()

@@ -1049,6 +1049,7 @@ net::awaitable<Response> HttpServer::Impl::dispatchOffIo(const Request& request)
         (*shared)(std::move(response));
       });
     };
+    DispatchQueue::Lane lane = options_.lane_of ? options_.lane_of(request) : DispatchQueue::Lane{};
     bool accepted = queue != nullptr && queue->submit([this, &request, complete](
                                                           DispatchQueue::Admission admission) {
       if (admission == DispatchQueue::Admission::kExpired) {
@@ -1061,7 +1062,7 @@ net::awaitable<Response> HttpServer::Impl::dispatchOffIo(const Request& request)
         spdlog::error("http: exception escaped the dispatcher: {}", e.what());
         complete(Response::text(500, "internal error\n"));
       }
-    });
+    }, std::move(lane));
     if (!accepted) {
       // Once per second at most, not once per refused request.
       int64_t now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -33,12 +33,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "habanero/dispatch.h"
+#include "http/dispatch_queue.h"
 #include "habanero/limits.h"
 #include "habanero/status.h"
 
@@ -93,6 +95,10 @@ class HttpServer {
     size_t max_queued_requests = limits::kMaxQueuedRequests;
     uint32_t queue_timeout_ms = limits::kQueueTimeoutMs;
     uint32_t retry_after_s = limits::kRetryAfterSeconds;
+    // The queue lane of a request (DispatchQueue::Lane: e.g. its extension and
+    // that extension's concurrency limit), called on the io thread; must be
+    // cheap and thread-safe. Unset: no lanes.
+    std::function<DispatchQueue::Lane(const Request&)> lane_of;
     // Behind a TLS-terminating proxy: requests whose peer address is one of
     // these (IP addresses or CIDR ranges, e.g. "10.0.0.0/8") may say how the
     // client reached the proxy. From them, and only from them,

@@ -40,6 +40,10 @@ struct ExtensionLimits {
   uint64_t memory_bytes = limits::kMemoryBytes;  // at most the engine's max_memory_bytes
   uint32_t table_elements = limits::kTableElements;
   uint32_t deadline_ms = limits::kDeadlineMs;  // guest time; network waits are not charged
+  // Most requests of this extension running at once; the others wait for a
+  // slot in the embedder's queue, holding no thread (http::DispatchQueue
+  // lanes). 0: the embedder's default.
+  uint32_t max_concurrency = 0;
 
   bool operator==(const ExtensionLimits&) const = default;
 };

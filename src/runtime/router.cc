@@ -152,31 +152,46 @@ bool hasDotSegment(std::string_view path) {
 
 }  // namespace
 
-Response ExtensionRouter::dispatch(const Request& request) {
-  if (hasDotSegment(request.path)) return Response::text(400, "bad request: dot segment in path\n");
-  std::shared_ptr<const ExtensionSet> set = snapshot();
-  for (const LoadedExtension& e : set->entries) {
+const LoadedExtension* ExtensionRouter::match(const ExtensionSet& set, std::string_view path,
+                                              std::string_view* sub) {
+  for (const LoadedExtension& e : set.entries) {  // longest mount first
     const std::string& mount = e.spec.mount;
-    std::string_view sub;
     if (mount == "/") {
-      sub = request.path;
-    } else if (request.path == mount) {
-      sub = "/";
-    } else if (request.path.starts_with(mount) && request.path[mount.size()] == '/') {
-      sub = std::string_view(request.path).substr(mount.size());
+      *sub = path;
+    } else if (path == mount) {
+      *sub = "/";
+    } else if (path.starts_with(mount) && path.size() > mount.size() && path[mount.size()] == '/') {
+      *sub = path.substr(mount.size());
     } else {
       continue;
     }
-    if (!e.extension) return Response::text(503, "extension unavailable\n");
-    if (!e.extension->manifest().matchesRoute(sub)) return Response::text(404, "not found\n");
-    Response response = e.extension->handle(request);
-    // A 503 (the store unreachable, the server busy) tells the client when to try again.
-    if (response.status == 503 && findHeader(response.headers, "Retry-After") == nullptr) {
-      response.headers.emplace_back("Retry-After", "1");
-    }
-    return response;
+    return &e;
   }
-  return Response::text(404, "not found\n");
+  return nullptr;
+}
+
+std::pair<std::string, uint32_t> ExtensionRouter::concurrencyOf(std::string_view path) const {
+  std::shared_ptr<const ExtensionSet> set = snapshot();
+  std::string_view sub;
+  const LoadedExtension* e = match(*set, path, &sub);
+  if (e == nullptr) return {"", 0};
+  return {e->spec.name, e->spec.limits.max_concurrency};
+}
+
+Response ExtensionRouter::dispatch(const Request& request) {
+  if (hasDotSegment(request.path)) return Response::text(400, "bad request: dot segment in path\n");
+  std::shared_ptr<const ExtensionSet> set = snapshot();
+  std::string_view sub;
+  const LoadedExtension* e = match(*set, request.path, &sub);
+  if (e == nullptr) return Response::text(404, "not found\n");
+  if (!e->extension) return Response::text(503, "extension unavailable\n");
+  if (!e->extension->manifest().matchesRoute(sub)) return Response::text(404, "not found\n");
+  Response response = e->extension->handle(request);
+  // A 503 (the store unreachable, the server busy) tells the client when to try again.
+  if (response.status == 503 && findHeader(response.headers, "Retry-After") == nullptr) {
+    response.headers.emplace_back("Retry-After", "1");
+  }
+  return response;
 }
 
 }  // namespace habanero::runtime

@@ -18,7 +18,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "habanero/dispatch.h"
@@ -68,6 +70,11 @@ class ExtensionRouter final : public Dispatcher {
 
   Response dispatch(const Request& request) override;
 
+  // The extension that would answer `path` and its max_concurrency limit
+  // (0: none set), or {"", 0} when no extension is mounted there. For the
+  // embedder's dispatch queue lanes; cheap (one snapshot look-up).
+  std::pair<std::string, uint32_t> concurrencyOf(std::string_view path) const;
+
   std::shared_ptr<const ExtensionSet> snapshot() const {
     std::lock_guard<std::mutex> lock(current_mu_);
     return current_;
@@ -75,6 +82,10 @@ class ExtensionRouter final : public Dispatcher {
 
  private:
   std::string resolve(const std::string& module) const;
+  // The entry of `set` mounted at the longest prefix of `path` (nullptr if
+  // none); *sub receives the part of the path below the mount.
+  static const LoadedExtension* match(const ExtensionSet& set, std::string_view path,
+                                      std::string_view* sub);
 
   Engine& engine_;
   const HostServices& services_;

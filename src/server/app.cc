@@ -642,6 +642,16 @@ absl::Status App::start() {
   o.dispatch_threads = c.server.dispatch_threads;
   o.max_queued_requests = c.server.max_queued_requests;
   o.queue_timeout_ms = c.server.queue_timeout_ms;
+  if (runtime::ExtensionRouter* router = parts_->router.get()) {
+    // One lane per extension: a slow one holds at most its max_concurrency
+    // dispatch threads (default: three quarters of them).
+    const uint32_t fallback = std::max<uint32_t>(1, c.server.dispatch_threads * 3 / 4);
+    o.lane_of = [router, fallback](const Request& request) {
+      auto [name, limit] = router->concurrencyOf(request.path);
+      const uint32_t bound = name.empty() ? 0 : (limit ? limit : fallback);
+      return http::DispatchQueue::Lane{std::move(name), bound};
+    };
+  }
   o.tls_cert_file = c.server.tls_cert;
   o.tls_key_file = c.server.tls_key;
   parts_->http = std::make_unique<http::HttpServer>(o, *parts_->metered);

@@ -13,6 +13,7 @@ runtime::ExtensionSpec toExtensionSpec(const ExtensionConfig& config) {
   spec.limits.memory_bytes = config.memory_bytes;
   spec.limits.table_elements = config.table_elements;
   spec.limits.deadline_ms = config.deadline_ms;
+  spec.limits.max_concurrency = config.max_concurrency;
   spec.settings = config.settings;
   return spec;
 }

@@ -110,18 +110,19 @@ class ExecutionModelTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout
 
-    def start(self, extra=""):
+    def start(self, extra="", server_extra=""):
         out = self.cli("client", "add", "--id", "fast", "--grant-types", "client_credentials",
                        "--scopes", "openid")
         self.fast_secret = re.search(r"client_secret: (\S+)", out).group(1)
-        text = ('[server]\nlisten = "127.0.0.1:0"\ndata_dir = "%s"\nthreads = 2\n'
+        text = ('[server]\nlisten = "127.0.0.1:0"\ndata_dir = "%s"\nthreads = 2\n%s'
                 '[outbound]\nallow_loopback = true\nfetch_timeout_ms = 4000\n'
                 # The execution model alone: no per-host fetch bound, no client-auth
                 # throttle (abuse_limits_test and fetch_test cover those).
                 'fetch_max_per_host = 0\nfetch_max_total = 0\nfetch_negative_cache_ms = 0\n'
                 '[auth]\nclient_auth_burst = 0\nclient_auth_address_burst = 0\n'
                 '[[clients]]\nid = "chosen"\nsecret = "an operator chose this secret"\n'
-                'grant_types = ["client_credentials"]\nscopes = ["openid"]\n' % self.data) + extra
+                'grant_types = ["client_credentials"]\nscopes = ["openid"]\n'
+                % (self.data, server_extra)) + extra
         self.server = Server(self.tmp, text)
         self.issuer = self.server.issuer.rstrip("/")
 
@@ -151,6 +152,37 @@ class ExecutionModelTest(unittest.TestCase):
             status, body = f.result(timeout=60)
             self.assertIn(status, (302, 400), body)
         self.assertIn("timed out", self.server.log())
+
+    def test_one_extension_holds_at_most_its_share_of_dispatch_threads(self):
+        # 8 dispatch threads; indieauth's max_concurrency is unset, so 3/4 of them: 6.
+        # 12 requests that wait on a silent upstream: 6 run (and reach it), 6 wait in
+        # the queue holding no thread, and oauth2's /token still finds a free thread.
+        # Without per-extension lanes all 8 threads wait and /token queues behind them.
+        self.start(server_extra="dispatch_threads = 8\n")
+        self.silent = SilentServer()
+        client_id = "http://localhost:%d/app/" % self.silent.port
+        query = urllib.parse.urlencode({
+            "response_type": "code", "client_id": client_id,
+            "redirect_uri": client_id + "cb", "state": "s", "me": "http://127.0.0.1/",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256"})
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=20)
+        slow = [pool.submit(http, "GET", self.issuer + "/indieauth/auth?" + query) for _ in range(12)]
+        deadline = time.time() + 30
+        while self.silent.accepted < 6 and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(self.silent.accepted, 6, "six slow requests should be running")
+        answers = [token(self.issuer, "fast", self.fast_secret) for _ in range(10)]
+        still_waiting = sum(1 for f in slow if not f.done())
+        self.assertEqual([s for s, _ in answers], [200] * 10)
+        self.assertEqual(self.silent.accepted, 6,
+                         "indieauth never ran more than its max_concurrency at once")
+        self.assertGreaterEqual(still_waiting, 6, "token requests were answered after slow ones")
+        statuses = [f.result(timeout=60)[0] for f in slow]
+        # The six that ran end when their fetch times out; the six that waited past
+        # queue_timeout_ms (2 s) were answered 503 + Retry-After without running.
+        self.assertEqual(sum(1 for st in statuses if st == 503), 6, statuses)
+        self.assertTrue(all(st in (302, 400, 503) for st in statuses), statuses)
 
     def test_wrong_chosen_secrets_do_not_starve_token_requests(self):
         self.start()

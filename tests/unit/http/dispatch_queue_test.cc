@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -141,6 +142,75 @@ TEST(DispatchQueueTest, RunsUpToThreadsTasksAtOnce) {
   }
   queue.stop();
   EXPECT_EQ(peak, 3);
+}
+
+// A lane at its limit holds no thread: later tasks of other lanes run while
+// the lane's next task waits, and it starts as soon as a slot frees.
+TEST(DispatchQueueTest, AFullLaneWaitsWithoutHoldingThreads) {
+  DispatchQueue queue({.threads = 4, .max_queued = 100, .queue_timeout_ms = 60'000});
+  const DispatchQueue::Lane slow{"slow", 2};
+  Gate first, second;
+  ASSERT_TRUE(queue.submit([&](Admission) { first.pass(); }, slow));
+  ASSERT_TRUE(queue.submit([&](Admission) { second.pass(); }, slow));
+  first.waitEntered();
+  second.waitEntered();
+
+  std::mutex mu;
+  std::vector<std::string> order;
+  auto record = [&](std::string what) {
+    std::lock_guard lock(mu);
+    order.push_back(std::move(what));
+  };
+  std::atomic<bool> third_ran{false};
+  ASSERT_TRUE(queue.submit([&](Admission a) {
+    EXPECT_EQ(a, Admission::kRun);
+    third_ran = true;
+    record("slow-3");
+  }, slow));
+  // Two threads are free; the other lane's tasks take them although the
+  // third slow task was queued first.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(queue.submit([&, i](Admission a) {
+      EXPECT_EQ(a, Admission::kRun);
+      record("fast-" + std::to_string(i));
+    }, DispatchQueue::Lane{"fast", 2}));
+  }
+  auto done = [&] {
+    std::lock_guard lock(mu);
+    return order.size();
+  };
+  for (int i = 0; i < 2000 && done() < 5; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(done(), 5u) << "the other lane's tasks ran while the slow lane was full";
+  EXPECT_FALSE(third_ran.load()) << "the slow lane never exceeds its limit";
+  EXPECT_EQ(queue.stats().queued, 1u);
+
+  first.release();  // a slot frees: the waiting slow task starts
+  for (int i = 0; i < 2000 && !third_ran.load(); ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(third_ran.load()) << "started while the second slow task still ran";
+  second.release();
+  drain(queue);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order.back(), "slow-3");
+}
+
+// A task whose lane stays full still gets its answer (kExpired) on time.
+TEST(DispatchQueueTest, ATaskWaitingForAFullLaneExpires) {
+  DispatchQueue queue({.threads = 2, .max_queued = 100, .queue_timeout_ms = 50});
+  const DispatchQueue::Lane one{"one", 1};
+  Gate gate;
+  ASSERT_TRUE(queue.submit([&](Admission) { gate.pass(); }, one));
+  gate.waitEntered();
+  std::atomic<int> expired{0};
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(queue.submit([&](Admission a) {
+    (a == Admission::kExpired ? expired : ran)++;
+  }, one));
+  for (int i = 0; i < 2000 && expired.load() + ran.load() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(expired.load(), 1) << "answered while its lane was still full";
+  EXPECT_EQ(ran.load(), 0);
+  gate.release();
+  drain(queue);
+  EXPECT_EQ(queue.stats().expired, 1u);
 }
 
 }  // namespace

@@ -333,7 +333,7 @@ TEST_F(ConfigTest, ExtensionErrors) {
 
   message = loadError(
       "[[extensions]]\nname = \"a\"\nmodule = \"a\"\nmount = \"/a\"\nmax_concurrency = 0\n");
-  EXPECT_NE(message.find(":5:1: extensions[0].max_concurrency: must be between 1 and 100000"),
+  EXPECT_NE(message.find(":5:19: extensions[0].max_concurrency: must be between 1 and 100000"),
             std::string::npos)
       << message;
 
