@@ -100,13 +100,6 @@ class MeteredDispatcher final : public Dispatcher {
 
   // `next` and `metrics` are borrowed and must outlive this.
   MeteredDispatcher(Dispatcher& next, Metrics& metrics, RouteOf route_of);
-  // Transitional: the extension only (route "unmatched"), until every caller
-  // passes a RouteOf.
-  using ExtensionOf = std::function<std::string(std::string_view path)>;
-  MeteredDispatcher(Dispatcher& next, Metrics& metrics, ExtensionOf extension_of)
-      : MeteredDispatcher(next, metrics, [f = std::move(extension_of)](std::string_view path) {
-          return RouteLabel{f(path), "unmatched"};
-        }) {}
 
   Response dispatch(const Request& request) override;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,7 @@
 #include "auth/users.h"
 #include "cluster/admin_relay.h"
 #include "cluster/gateway_dispatcher.h"
+#include "cluster/logging.h"
 #include "cluster/metrics.h"
 #include "cluster/probes.h"
 #include "cluster/worker_pool.h"
@@ -24,6 +26,7 @@
 #include "habanero/strings.h"
 #include "crypto/kek.h"
 #include "crypto/key_store.h"
+#include "events/nats_broker.h"
 #include "events/outbox.h"
 #include "outbound/fetch.h"
 #include "outbound/mail.h"
@@ -62,6 +65,7 @@ struct App::Parts {
   std::unique_ptr<events::Outbox> outbox;
   std::unique_ptr<events::Subscribers> subscribers;  // the router's extensions
   std::unique_ptr<auth::DomainEvents> domain_events;  // the host's own events, to the outbox
+  events::BrokerPtr broker;  // [events] broker_url: relays the outbox, delivers events
   runtime::HostServices services;
   runtime::EnginePtr engine;
   std::unique_ptr<runtime::ExtensionRouter> router;
@@ -85,6 +89,10 @@ struct App::Parts {
   std::unique_ptr<cluster::Probes> probes;
   std::unique_ptr<cluster::Metrics> metrics;               // /metrics
   std::unique_ptr<cluster::MeteredDispatcher> metered;     // the HTTP front's dispatcher
+  // worker: its Dispatch calls, metered; and with cluster.probe_listen, /healthz,
+  // /readyz and /metrics on a small HTTP listener (`http`, in front of `probes`).
+  std::unique_ptr<cluster::MeteredDispatcher> worker_metered;
+  std::unique_ptr<cluster::NotFound> not_found;
 
   ~Parts() {
     // The HTTP front goes first (no new requests), then the router (its
@@ -92,6 +100,7 @@ struct App::Parts {
     http.reset();
     if (worker_server) worker_server->stop();  // its threads run the router
     if (outbox) outbox->stop();  // no delivery may outlive the router
+    if (broker) broker->stop();
     admin.reset();
     pages.reset();
     cors.reset();
@@ -204,6 +213,17 @@ class RouterSubscribers final : public events::Subscribers {
     return std::nullopt;
   }
 
+  std::vector<std::pair<std::string, std::string>> subscriptions() const override {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const runtime::LoadedExtension& e : router_.snapshot()->entries) {
+      if (!e.extension) continue;
+      for (const std::string& topic : e.extension->manifest().subscribes) {
+        out.emplace_back(e.spec.name, topic);
+      }
+    }
+    return out;
+  }
+
  private:
   const runtime::ExtensionRouter& router_;
 };
@@ -215,6 +235,7 @@ events::OutboxOptions outboxOptions(const Config& c) {
   o.retry_max_ms = c.events.retry_max_ms;
   o.max_attempts = c.events.max_attempts;
   o.failed_ttl_s = c.events.failed_ttl_s;
+  o.broker = !c.events.broker_url.empty();
   o.lease_ms = c.events.lease_ms;
   return o;
 }
@@ -224,10 +245,14 @@ events::OutboxOptions outboxOptions(const Config& c) {
 // cluster.min_workers healthy workers whose extensions are loaded.
 std::vector<std::string> readinessProblems(Storage& storage, const runtime::ExtensionRouter* router,
                                            const cluster::WorkerPool* workers,
-                                           uint32_t min_workers) {
+                                           uint32_t min_workers,
+                                           const events::Broker* broker = nullptr) {
   std::vector<std::string> problems;
   absl::StatusOr<std::optional<std::string>> ping = storage.get("habanero.readyz", "ping");
   if (!ping.ok()) problems.push_back(strCat("store: ", sv(ping.status().message())));
+  if (broker) {  // [events] broker_url: its outage delays events (they wait in the outbox)
+    if (std::string b = broker->problem(); !b.empty()) problems.push_back(std::move(b));
+  }
   if (router) {
     for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
       if (!e.extension) problems.push_back(strCat("extension ", e.spec.name, ": ", e.error));
@@ -245,6 +270,39 @@ std::vector<std::string> readinessProblems(Storage& storage, const runtime::Exte
   }
   return problems;
 }
+
+// The metrics labels of a path on a process that runs extensions: the router's
+// mounts and manifest routes, rebuilt only when its extension set changes.
+class RouterRoutes {
+ public:
+  explicit RouterRoutes(const runtime::ExtensionRouter& router) : router_(router) {}
+
+  cluster::RouteLabel operator()(std::string_view path) {
+    std::shared_ptr<const runtime::ExtensionSet> set = router_.snapshot();
+    std::shared_ptr<const std::vector<cluster::MountedExtension>> table;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (of_.lock() != set || !table_) {
+        auto built = std::make_shared<std::vector<cluster::MountedExtension>>();
+        for (const runtime::LoadedExtension& e : set->entries) {
+          built->push_back({e.spec.name, e.spec.mount,
+                            e.extension ? e.extension->manifest().routes
+                                        : std::vector<std::string>{}});
+        }
+        table_ = std::move(built);
+        of_ = set;
+      }
+      table = table_;
+    }
+    return cluster::routeForPath(path, *table);
+  }
+
+ private:
+  const runtime::ExtensionRouter& router_;
+  std::mutex mu_;
+  std::weak_ptr<const runtime::ExtensionSet> of_;                        // guarded by mu_
+  std::shared_ptr<const std::vector<cluster::MountedExtension>> table_;  // guarded by mu_
+};
 
 cluster::TlsFiles clusterTls(const Config& c) {
   return {c.cluster.tls_cert, c.cluster.tls_key, c.cluster.tls_ca};
@@ -450,6 +508,26 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
         clock);
     parts->services.domain_events = parts->domain_events.get();
   }
+  if (!c.events.broker_url.empty()) {
+    events::NatsBrokerOptions bo;
+    bo.url = c.events.broker_url;
+    bo.creds_file = c.events.broker_creds_file;
+    bo.ca_file = c.events.broker_ca_file;
+    bo.stream = c.events.broker_stream;
+    bo.subject_prefix = c.events.broker_subject_prefix;
+    bo.ack_wait_ms = c.events.broker_ack_wait_ms;
+    bo.duplicate_window_s = c.events.broker_duplicate_window_s;
+    bo.max_deliver = c.events.max_attempts;
+    bo.retry_base_ms = c.events.retry_base_ms;
+    bo.retry_max_ms = c.events.retry_max_ms;
+    bo.failed_ttl_s = c.events.failed_ttl_s;
+    bo.poll_ms = c.events.poll_ms;
+    ASSIGN_OR_RETURN(parts->broker, events::NatsBroker::create(bo, *parts->storage, clock));
+    events::Broker* broker = parts->broker.get();
+    parts->outbox->setPublishListener([broker] { broker->wake(); });
+    spdlog::info("events: delivered through the broker {} (stream {})",
+                 events::redactBrokerUrl(c.events.broker_url), c.events.broker_stream);
+  }
   if (c.outbound.allow_loopback) {
     spdlog::warn("outbound.allow_loopback is on: extensions may fetch loopback addresses "
                  "(development only)");
@@ -469,6 +547,12 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
   }
   if (c.runtime.module_cache) eo.cache_dir = strCat(c.server.data_dir, "/cache/modules");
   ASSIGN_OR_RETURN(parts->engine, runtime::Engine::create(eo));
+  // /metrics: requests (a worker's Dispatch calls are habanero_worker_*), the runtime's
+  // instances, traps, deadlines and failed host calls, the outbox's depth and age.
+  parts->metrics = std::make_unique<cluster::Metrics>(
+      c.cluster.role == "worker" ? "habanero_worker" : "habanero_http");
+  parts->services.observer = &parts->metrics->runtimeObserver();
+  parts->metrics->watchOutbox(*parts->outbox, clock);
 
   std::string ext_dir = c.runtime.extension_dir.empty() ? HABANERO_DEFAULT_EXTENSION_DIR
                                                         : c.runtime.extension_dir;
@@ -511,19 +595,18 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
                                             parts->domain_events.get());
   if (c.admin.enabled) spdlog::info("admin API enabled at /admin/");
   Parts* p = parts.get();
-  parts->metrics = std::make_unique<cluster::Metrics>();
-  parts->probes = std::make_unique<cluster::Probes>(
-      *parts->admin,
-      [p] { return readinessProblems(*p->storage, p->router.get(), nullptr, 0); },
-      [p] { return p->metrics->render(); });
-  parts->metered = std::make_unique<cluster::MeteredDispatcher>(
-      *parts->probes, *parts->metrics, [router](std::string_view path) {
-        std::vector<std::pair<std::string, std::string>> mounts;
-        for (const runtime::LoadedExtension& e : router->snapshot()->entries) {
-          mounts.emplace_back(e.spec.name, e.spec.mount);
-        }
-        return cluster::extensionForPath(path, mounts);
-      });
+  auto routes = std::make_shared<RouterRoutes>(*router);
+  auto route_of = [routes](std::string_view path) { return (*routes)(path); };
+  if (c.cluster.role != "worker") {
+    parts->probes = std::make_unique<cluster::Probes>(
+        *parts->admin,
+        [p] {
+          return readinessProblems(*p->storage, p->router.get(), nullptr, 0, p->broker.get());
+        },
+        [p] { return p->metrics->render(); });
+    parts->metered =
+        std::make_unique<cluster::MeteredDispatcher>(*parts->probes, *parts->metrics, route_of);
+  }
   if (c.cluster.role == "worker") {
     cluster::WorkerServer::Options wo;
     wo.listen = c.cluster.listen;
@@ -541,10 +624,11 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
       std::vector<cluster::ExtensionInfo> infos;
       for (const runtime::LoadedExtension& e : p->router->snapshot()->entries) {
         cluster::ExtensionInfo info{e.spec.name, e.spec.mount, "", "", e.extension != nullptr,
-                                    e.error};
+                                    e.error, {}};
         if (e.extension) {
           info.kind = e.extension->manifest().kind;
           info.display_name = e.extension->manifest().display_name;
+          info.routes = e.extension->manifest().routes;
         }
         infos.push_back(std::move(info));
       }
@@ -556,8 +640,25 @@ absl::StatusOr<std::unique_ptr<App>> App::create(const Config& config) {
       absl::StatusOr<std::optional<std::string>> ping = p->storage->get("habanero.readyz", "ping");
       return ping.ok() ? std::string() : strCat("store: ", sv(ping.status().message()));
     };
-    parts->worker_server =
-        std::make_unique<cluster::WorkerServer>(std::move(wo), *parts->router, std::move(hooks));
+    parts->worker_metered =
+        std::make_unique<cluster::MeteredDispatcher>(*parts->router, *parts->metrics, route_of);
+    parts->worker_server = std::make_unique<cluster::WorkerServer>(
+        std::move(wo), *parts->worker_metered, std::move(hooks));
+    if (!c.cluster.probe_listen.empty()) {
+      // /readyz: the store answers, every extension is loaded, not draining.
+      parts->not_found = std::make_unique<cluster::NotFound>();
+      parts->probes = std::make_unique<cluster::Probes>(
+          *parts->not_found,
+          [p] {
+            // Not the broker: a worker that is not ready leaves its Service, and a broker
+            // outage only delays events (they wait in the outbox).
+            std::vector<std::string> problems =
+                readinessProblems(*p->storage, p->router.get(), nullptr, 0);
+            if (p->worker_server->draining()) problems.push_back("worker: draining");
+            return problems;
+          },
+          [p] { return p->metrics->render(); });
+    }
   }
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
@@ -598,16 +699,17 @@ absl::StatusOr<std::unique_ptr<App>> App::createGateway(std::unique_ptr<Parts> p
       *parts->admin_relay,
       [p] {
         return readinessProblems(*p->storage, nullptr, p->workers.get(),
-                                 p->config.cluster.min_workers);
+                                 p->config.cluster.min_workers, p->broker.get());
       },
       [p] { return p->metrics->render(); });
   parts->metered = std::make_unique<cluster::MeteredDispatcher>(
       *parts->probes, *parts->metrics, [workers](std::string_view path) {
-        std::vector<std::pair<std::string, std::string>> mounts;
-        for (const cluster::ExtensionInfo& e : workers->extensions()) {
-          mounts.emplace_back(e.name, e.mount);
+        // The mounts and routes the workers report (Control.Describe).
+        std::vector<cluster::MountedExtension> extensions;
+        for (cluster::ExtensionInfo& e : workers->extensions()) {
+          extensions.push_back({std::move(e.name), std::move(e.mount), std::move(e.routes)});
         }
-        return cluster::extensionForPath(path, mounts);
+        return cluster::routeForPath(path, extensions);
       });
   spdlog::info("gateway: forwarding extension requests to {}", c.cluster.workers);
   return std::unique_ptr<App>(new App(std::move(parts)));
@@ -616,8 +718,30 @@ absl::StatusOr<std::unique_ptr<App>> App::createGateway(std::unique_ptr<Parts> p
 absl::Status App::startWorker() {
   const Config& c = parts_->config;
   parts_->router->startWatching(c.runtime.watch_interval_ms);
-  parts_->outbox->start();
+  if (parts_->broker) {
+    parts_->broker->start(parts_->subscribers.get());  // relay + this worker's consumers
+  } else {
+    parts_->outbox->start();
+  }
   RETURN_IF_ERROR(parts_->worker_server->start());
+  if (parts_->probes) {
+    ASSIGN_OR_RETURN(http::ListenAddress listen, http::parseListenAddress(c.cluster.probe_listen));
+    http::HttpServer::Options o;
+    o.address = listen.host;
+    o.port = listen.port;
+    o.threads = 1;
+    o.dispatch_threads = 2;
+    o.max_body_bytes = 4096;
+    o.shutdown_grace_ms = 1000;
+    parts_->http = std::make_unique<http::HttpServer>(o, *parts_->probes);
+    absl::Status started = parts_->http->start();
+    if (!started.ok()) {
+      return absl::Status(started.code(),
+                          strCat("cluster.probe_listen: ", sv(started.message())));
+    }
+    parts_->http->setReady(true);
+    spdlog::info("worker: /healthz, /readyz and /metrics on port {}", parts_->http->port());
+  }
   parts_->pid_file = pidFilePath(c);
   writePidFile(parts_->pid_file);
   return absl::OkStatus();
@@ -665,7 +789,13 @@ absl::Status App::start() {
   if (parts_->router) {  // not on a gateway: its workers run extensions and deliver events
     parts_->router->startWatching(c.runtime.watch_interval_ms);
     // After the issuer is known: event handlers build links from it.
-    parts_->outbox->start();
+    if (parts_->broker) {
+      parts_->broker->start(parts_->subscribers.get());
+    } else {
+      parts_->outbox->start();
+    }
+  } else if (parts_->broker) {
+    parts_->broker->start(nullptr);  // a gateway relays what it publishes; workers deliver
   }
 
   parts_->pid_file = pidFilePath(c);
@@ -683,9 +813,11 @@ void App::reload() {
 }
 
 void App::stop() {
-  if (parts_->http) parts_->http->stop();
+  // A worker's probes answer while it drains (/readyz says so); they stop last.
   if (parts_->worker_server) parts_->worker_server->stop();
+  if (parts_->http) parts_->http->stop();
   if (parts_->outbox) parts_->outbox->stop();
+  if (parts_->broker) parts_->broker->stop();
 }
 
 uint16_t App::port() const {

@@ -94,7 +94,10 @@ class Process:
 
 class Cluster:
     def __init__(self, workers=2, spares=1, min_workers=1, oauth2_settings=None,
-                 request_timeout_ms=15000):
+                 request_timeout_ms=15000, log_format="text", log_level="info",
+                 worker_probes=False):
+        """log_format/log_level: [log] of every process; worker_probes: each worker serves
+        /healthz, /readyz and /metrics on cluster.probe_listen (probe_url(i))."""
         if not BIN or not WASM:
             raise RuntimeError("HABANERO_BIN and HABANERO_WASM_OUT must be set")
         self.tmp = tempfile.mkdtemp(prefix="habanero-cluster-")
@@ -105,12 +108,17 @@ class Cluster:
             self.oauth2_settings = dict(oauth2_settings or {})
             self.min_workers = min_workers
             self.request_timeout_ms = request_timeout_ms
+            self.log_format = log_format
+            self.log_level = log_level
             self.worker_ports = [hi.free_port() for _ in range(workers + spares)]
+            self.probe_ports = [hi.free_port() if worker_probes else None
+                                for _ in range(workers + spares)]
             self.port = hi.free_port()
             self.issuer = "http://127.0.0.1:%d" % self.port
             self.workers = []
             for i, port in enumerate(self.worker_ports):
-                self.workers.append(self._process("worker%d" % i, "worker", port))
+                self.workers.append(self._process("worker%d" % i, "worker", port,
+                                                  self.probe_ports[i]))
             self.gateway = self._process("gateway", "gateway", None)
             for i in range(workers):
                 self.start_worker(i)
@@ -121,7 +129,7 @@ class Cluster:
             raise
 
     # -- configuration ---------------------------------------------------------------------
-    def _process(self, name, role, grpc_port):
+    def _process(self, name, role, grpc_port, probe_port=None):
         data = os.path.join(self.tmp, name)
         os.makedirs(data, exist_ok=True)
         path = os.path.join(self.tmp, name + ".toml")
@@ -135,10 +143,13 @@ class Cluster:
         t += "[store]\nurl = %s\nstatement_timeout_ms = 3000\n" % hi.toml_value(self.store_url)
         t += "[keys]\nkek = %s\n" % hi.toml_value(self.kek)
         t += "[runtime]\nextension_dir = %s\nwatch_interval_ms = 0\n" % hi.toml_value(WASM)
-        t += '[log]\nlevel = "info"\n'
+        t += "[log]\nlevel = %s\nformat = %s\n" % (hi.toml_value(self.log_level),
+                                                   hi.toml_value(self.log_format))
         t += "[cluster]\nrole = %s\n" % hi.toml_value(role)
         if role == "worker":
             t += 'listen = "127.0.0.1:%d"\n' % grpc_port
+            if probe_port:
+                t += 'probe_listen = "127.0.0.1:%d"\n' % probe_port
         else:
             t += "workers = %s\n" % hi.toml_value(
                 " ".join("127.0.0.1:%d" % p for p in self.worker_ports))
@@ -179,6 +190,10 @@ class Cluster:
             time.sleep(0.1)
         raise AssertionError("cluster not ready: %r %s\n%s" % (
             last, getattr(last, "text", ""), self.log_tail()))
+
+    def probe_url(self, i):
+        """The base URL of worker i's probe listener (worker_probes=True)."""
+        return "http://127.0.0.1:%d" % self.probe_ports[i]
 
     def readyz(self):
         return requests.get(self.issuer + "/readyz", timeout=5)

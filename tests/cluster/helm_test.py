@@ -92,13 +92,26 @@ class Chart(unittest.TestCase):
         self.assertEqual(gw["spec"]["selector"]["matchLabels"], front["spec"]["selector"])
         self.assertEqual("http", front["spec"]["ports"][0]["targetPort"])
 
-        # Probes: the gateway's HTTP /healthz and /readyz; the workers' gRPC health.
+        # Probes: the gateway's HTTP /healthz and /readyz; the workers' on their probe
+        # listener (cluster.probe_listen), a port of its own beside the gRPC one.
         g = container(gw)
         self.assertEqual("/healthz", g["livenessProbe"]["httpGet"]["path"])
         self.assertEqual("/readyz", g["readinessProbe"]["httpGet"]["path"])
         w = container(wk)
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            self.assertEqual(grpc_port, w[probe]["grpc"]["port"])
+        ports = {p["name"]: p["containerPort"] for p in w["ports"]}
+        self.assertEqual(grpc_port, ports["grpc"])
+        self.assertNotEqual(ports["grpc"], ports["probes"])
+        self.assertEqual("0.0.0.0:%d" % ports["probes"], conf["cluster"]["probe_listen"])
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"),
+                            ("startupProbe", "/healthz")):
+            self.assertEqual({"path": path, "port": "probes"}, w[probe]["httpGet"], probe)
+        # Scrapers find /metrics on each role's HTTP port.
+        for d, port in ((gw, http_port), (wk, ports["probes"])):
+            ann = d["spec"]["template"]["metadata"]["annotations"]
+            self.assertEqual(("true", str(port), "/metrics"), (
+                ann["prometheus.io/scrape"], ann["prometheus.io/port"],
+                ann["prometheus.io/path"]))
+        self.assertEqual("json", conf["log"]["format"])
         # SIGTERM drains: the pod waits longer than the worker's grace.
         grace_s = wk["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         self.assertGreater(grace_s * 1000, conf["server"]["shutdown_grace_ms"])
