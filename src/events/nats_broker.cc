@@ -623,7 +623,10 @@ void NatsBroker::consumerLoop(std::string extension, std::string topic,
     }
     MsgList batch;
     jsErrCode err = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(&batch.list, sub.get(), static_cast<int>(options_.batch),
+    // A few at a time: workers sharing the consumer share the work, and a batch ends well
+    // within AckWait.
+    natsStatus s = natsSubscription_Fetch(&batch.list, sub.get(),
+                                          static_cast<int>(std::min<size_t>(options_.batch, 8)),
                                           options_.poll_ms, &err);
     if (s == NATS_TIMEOUT) continue;
     if (s != NATS_OK) {
