@@ -139,7 +139,7 @@ class NatsBrokerTest : public ::testing::Test {
   NatsBrokerOptions brokerOptions() const {
     NatsBrokerOptions o;
     o.url = "nats://127.0.0.1:" + std::to_string(port_);
-    o.ack_wait_ms = 1000;
+    o.ack_wait_ms = 3000;  // room for a slow delivery on a busy machine
     o.max_deliver = 3;
     o.retry_base_ms = 50;
     o.retry_max_ms = 200;
@@ -258,7 +258,8 @@ TEST_F(NatsBrokerTest, RelaysEveryEventToEachSubscriberOnce) {
   ASSERT_TRUE(eventually([&] {
     return subs_.countFor("mailer") == kEvents + 1 && subs_.countFor("audit") == kEvents + 1;
   }));
-  EXPECT_EQ(pending(), 0u);
+  // The relay deletes a row just after the ack, possibly after its delivery.
+  EXPECT_TRUE(eventually([&] { return pending() == 0u; }));
   std::map<std::pair<std::string, std::string>, int> seen;  // (subscriber, id) -> deliveries
   std::map<std::string, std::set<std::string>> payloads;
   for (const Event& e : subs_.delivered()) {
@@ -321,7 +322,8 @@ TEST_F(NatsBrokerTest, RedeliveryOfADeliveredEventIsNotDeliveredAgain) {
   ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "second").ok());
   ASSERT_TRUE(eventually([&] { return subs_.countFor("mailer") == 1; }));
   EXPECT_EQ(subs_.delivered()[0].payload, "second");
-  EXPECT_EQ(pending(), 0u);
+  // The relay deletes a row just after the ack, possibly after its delivery.
+  EXPECT_TRUE(eventually([&] { return pending() == 0u; }));
 }
 
 // A worker killed in the middle of a delivery never acks: the durable consumer
@@ -382,7 +384,8 @@ TEST_F(NatsBrokerTest, KilledMidDeliveryTheMessageIsRedeliveredAfterAckWait) {
 
   subs_.subscribe("mailer", "mail.deliver");
   open(options);
-  EXPECT_EQ(pending(), 0u) << "the dead worker's relay had moved it to the stream";
+  // Published by the dead worker's relay (its row may remain if it died before the
+  // delete: relayed again, the duplicate window drops it).
   broker_->start(&subs_);
   ASSERT_TRUE(eventually([&] { return subs_.countFor("mailer") >= 1; }));
   ASSERT_TRUE(outbox_->publish("p", "mail.deliver", "marker").ok());
@@ -392,6 +395,7 @@ TEST_F(NatsBrokerTest, KilledMidDeliveryTheMessageIsRedeliveredAfterAckWait) {
   EXPECT_EQ(d[0].payload, "survives a kill");
   EXPECT_GE(d[0].attempts, 2u) << "the killed delivery counts";
   EXPECT_EQ(d[1].payload, "marker");
+  EXPECT_TRUE(eventually([&] { return pending() == 0u; }));
 }
 
 // RETRY until MaxDeliver, and FAILED at once: both end as failed outbox records
