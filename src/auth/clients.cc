@@ -463,6 +463,22 @@ absl::StatusOr<bool> Clients::check(std::string_view client_id, std::string_view
          (*current)->secret_hash == entry->secret_hash;
 }
 
+bool Clients::matchesCheaply(std::string_view client_id, std::string_view secret) const {
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  auto it = snap->find(client_id);
+  const Entry* entry = it == snap->end() ? nullptr : it->second.get();
+  if (entry == nullptr || entry->kind == SecretKind::kNone || secret.empty() ||
+      secret.size() > limits::kMaxClientSecretBytes) {
+    return false;
+  }
+  if (entry->kind == SecretKind::kSha256) {
+    return crypto::constantTimeEqual(entry->secret_hash, crypto::sha256(secret));
+  }
+  const std::string mac = crypto::hmacSha256(verifiedSecretKey(), secret);
+  std::lock_guard lock(entry->verified_mu);
+  return !entry->verified_mac.empty() && crypto::constantTimeEqual(entry->verified_mac, mac);
+}
+
 size_t Clients::size() const { return snapshot()->size(); }
 
 bool Clients::any(const std::function<bool(const RegisteredClient&)>& pred) const {

@@ -141,6 +141,13 @@ class Clients {
   // answer 503 rather than invalid_client while the database is down.
   absl::StatusOr<bool> check(std::string_view client_id, std::string_view secret) const;
 
+  // Whether the snapshot proves `secret` right without Argon2id: a generated
+  // secret's SHA-256 matches, or a chosen secret matches the HMAC of one that
+  // already verified. False says nothing (a wrong secret, or one not yet
+  // verified). No storage access, constant-time comparisons. Lets throttling
+  // spare a client whose right secret costs nothing (check() still decides).
+  bool matchesCheaply(std::string_view client_id, std::string_view secret) const;
+
   // With a store shared by several processes: authenticate() also confirms a
   // snapshot match with one storage read — the registration must still be
   // stored with the same secret — so a client that another process removed

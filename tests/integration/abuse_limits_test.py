@@ -3,15 +3,17 @@ with the default extensions:
 
 - failed client authentication at /token is throttled per client id and per
   source address: after [auth] client_auth_burst wrong secrets the endpoint
-  answers 429 with Retry-After without checking the secret (the right secret
-  too, until the bucket refills), and every refusal is logged at info with the
-  client id and the address, never the secret;
+  answers 429 with Retry-After without checking the secret (a right secret that
+  already verified still passes, also under concurrency: no lockout), and every
+  refusal is logged at info with the client id and the address, never the
+  secret;
 - cookieless /authorize requests that need a login store a pending attempt
   each: beyond [auth] login_attempts_per_address the server answers 503 with
   Retry-After and stores nothing more.
 
 Uses only the standard library; counts and statuses, no timing."""
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -138,8 +140,18 @@ class AbuseLimitsTest(unittest.TestCase):
         retry = {k.lower(): v for k, v in headers.items()}.get("retry-after")
         self.assertIsNotNone(retry, headers)
         self.assertGreater(int(retry), 0)
-        # While throttled even the right secret is not checked.
+        # While throttled, the right secret still passes: it verified before, so
+        # the server recognises it without Argon2id and wrong guesses cannot lock
+        # the client out. Many concurrent right requests are never throttled
+        # either (each used to hold a token while it was checked).
         status, _, body = self.token("svc", SECRET)
+        self.assertNotIn(status, (401, 429), body)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3 * BURST) as pool:
+            statuses = list(pool.map(lambda _: self.token("svc", SECRET)[0], range(6 * BURST)))
+        self.assertEqual([st for st in statuses if st in (401, 429)], [], statuses)
+        self.assertEqual(len(set(statuses)), 1, statuses)  # all answered alike
+        # A wrong guess is still refused without being checked.
+        status, _, body = self.token("svc", "wrong-yet-again")
         self.assertEqual(status, 429, body)
 
         log = self.server.log()
