@@ -196,7 +196,6 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
   }
   // One binding cookie per browser, reused, so attempts in several tabs all work.
   std::string binding_cookie;
-  RETURN_IF_ERROR(admitAttempt(remote_addr));
   for (std::string_view v : cookies(request_headers, loginCookieName(secure))) {
     if (internal::looksLikeToken(v, kCookieBytes)) {
       binding_cookie = std::string(v);
@@ -208,6 +207,7 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
   }
   BegunLogin begun;
   ASSIGN_OR_RETURN(begun.rt, internal::randomToken(kRtBytes));
+  RETURN_IF_ERROR(admitAttempt(remote_addr, begun.rt));
   Json j = {{"return_to", std::string(return_to)},
             {"login_hint", std::string(login_hint)},
             {"created_ms", clock_.nowMs()},
@@ -220,15 +220,28 @@ absl::StatusOr<Sessions::BegunLogin> Sessions::beginLogin(std::string_view retur
   return begun;
 }
 
-absl::Status Sessions::admitAttempt(std::string_view remote_addr) {
+void Sessions::releaseAttempt(std::string_view rt) {
+  std::lock_guard<std::mutex> lock(attempts_mu_);
+  auto found = pending_.find(std::string(rt));
+  if (found == pending_.end()) return;
+  auto it = recent_by_address_.find(found->second);
+  if (it != recent_by_address_.end() && --it->second == 0) recent_by_address_.erase(it);
+  pending_.erase(found);  // its entry in recent_ is skipped when it expires
+}
+
+absl::Status Sessions::admitAttempt(std::string_view remote_addr, const std::string& rt) {
   if (options_.max_attempts_per_address == 0 && options_.max_attempts_total == 0) {
     return absl::OkStatus();
   }
   const int64_t now = clock_.nowMs();
   std::lock_guard<std::mutex> lock(attempts_mu_);
   while (!recent_.empty() && recent_.front().first <= now - options_.login_ttl_ms) {
-    auto it = recent_by_address_.find(recent_.front().second);
-    if (it != recent_by_address_.end() && --it->second == 0) recent_by_address_.erase(it);
+    auto found = pending_.find(recent_.front().second);
+    if (found != pending_.end()) {  // expired without being taken
+      auto it = recent_by_address_.find(found->second);
+      if (it != recent_by_address_.end() && --it->second == 0) recent_by_address_.erase(it);
+      pending_.erase(found);
+    }
     recent_.pop_front();
   }
   std::string address(remote_addr);
@@ -242,15 +255,18 @@ absl::Status Sessions::admitAttempt(std::string_view remote_addr) {
         strCat("too many pending login attempts from this address (auth.login_attempts_per_address = ",
                options_.max_attempts_per_address, ")"));
   }
-  if (options_.max_attempts_total != 0 && recent_.size() >= options_.max_attempts_total) {
+  if (options_.max_attempts_total != 0 && pending_.size() >= options_.max_attempts_total) {
     spdlog::info("login attempt refused from {}: {} pending in all (auth.login_attempts_total)",
-                 address.empty() ? "(no address)" : address, recent_.size());
+                 address.empty() ? "(no address)" : address, pending_.size());
     return absl::ResourceExhaustedError(
         strCat("too many pending login attempts (auth.login_attempts_total = ",
                options_.max_attempts_total, ")"));
   }
+  // Taken attempts leave their (time, rt) entry behind: drop those at the front.
+  while (!recent_.empty() && !pending_.contains(recent_.front().second)) recent_.pop_front();
   ++recent_by_address_[address];
-  recent_.emplace_back(now, std::move(address));
+  pending_.emplace(rt, std::move(address));
+  recent_.emplace_back(now, rt);
   return absl::OkStatus();
 }
 
@@ -272,6 +288,7 @@ absl::StatusOr<std::optional<LoginAttempt>> Sessions::takeAttempt(
   if (!found) return std::nullopt;
   ASSIGN_OR_RETURN(std::optional<std::string> text, storage_.take(kLoginNamespace, rt));
   if (!text) return std::nullopt;
+  releaseAttempt(rt);
   std::optional<StoredAttempt> a = decodeAttempt(*text);
   if (!a || !boundToThisBrowser(*a, request_headers, secure)) return std::nullopt;
   return std::move(a->attempt);

@@ -193,16 +193,21 @@ class Sessions {
   static std::vector<std::string_view> cookies(const Headers& headers, std::string_view name);
 
  private:
-  // Counts an attempt from `remote_addr` now; ResourceExhausted over a cap.
-  absl::Status admitAttempt(std::string_view remote_addr);
+  // Counts attempt `rt` from `remote_addr` as pending now; ResourceExhausted
+  // over a cap.
+  absl::Status admitAttempt(std::string_view remote_addr, const std::string& rt);
+  // The attempt `rt` ended (taken): it no longer counts against its address.
+  void releaseAttempt(std::string_view rt);
 
   Storage& storage_;
   const Clock& clock_;
   const SessionOptions options_;
 
-  // Attempts begun within login_ttl_ms: (time, address) oldest first, and
-  // how many per address. At most max_attempts_total entries.
+  // Pending attempts (begun within login_ttl_ms and not yet taken): rt ->
+  // address; their (time, rt) oldest first, for expiry; how many per address.
+  // At most max_attempts_total pending. Per process.
   std::mutex attempts_mu_;
+  std::unordered_map<std::string, std::string> pending_ ABSL_GUARDED_BY(attempts_mu_);
   std::deque<std::pair<int64_t, std::string>> recent_ ABSL_GUARDED_BY(attempts_mu_);
   std::unordered_map<std::string, size_t> recent_by_address_ ABSL_GUARDED_BY(attempts_mu_);
 };

@@ -173,6 +173,29 @@ TEST_F(SessionsTest, PendingAttemptsAreCappedPerAddressAndInTotal) {
   EXPECT_EQ(rows->size(), 2u) << "expired attempts are not live rows";
 }
 
+// The caps count pending attempts: a login that completed (its attempt taken)
+// frees its slot at once, so an office behind one address can sign in more
+// than max_attempts_per_address times per login_ttl_ms.
+TEST_F(SessionsTest, ATakenAttemptNoLongerCountsAgainstItsAddress) {
+  SessionOptions options;
+  options.max_attempts_per_address = 2;
+  options.max_attempts_total = 2;
+  Sessions capped(*storage_, clock_, options);
+  for (int round = 0; round < 10; ++round) {
+    auto first = capped.beginLogin("/a", "", {}, false, "192.0.2.1");
+    auto second = capped.beginLogin("/a", "", {}, false, "192.0.2.1");
+    ASSERT_TRUE(first.ok() && second.ok()) << round << " " << first.status() << second.status();
+    auto third = capped.beginLogin("/a", "", {}, false, "192.0.2.1");
+    EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << round;
+    for (auto* begun : {&*first, &*second}) {
+      const std::string& c = begun->set_cookie;
+      Headers browser = cookie(c.substr(0, c.find(';')));
+      auto taken = capped.takeAttempt(begun->rt, browser, false);
+      ASSERT_TRUE(taken.ok() && taken->has_value()) << round;
+    }
+  }
+}
+
 TEST_F(SessionsTest, LoginByEmailLinkOrSmsCodeMarksTheAddressVerified) {
   auto users = Users::create(*storage_, clock_, {.time_cost = 1, .memory_kib = 1024});
   ASSERT_TRUE(users.ok()) << users.status();
