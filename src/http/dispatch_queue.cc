@@ -26,6 +26,8 @@ bool DispatchQueue::submit(Task task, Lane lane) {
     }
     if (lane.name.empty()) lane.limit = 0;
     queue_.push_back(Item{std::move(task), std::chrono::steady_clock::now(), std::move(lane)});
+    // A thread waiting for a full lane may take this task if no thread is idle.
+    if (lane_waiting_ > 0) lane_wake_.notify_one();
   }
   wake_.notify_one();
   return true;
@@ -59,9 +61,12 @@ void DispatchQueue::work() {
         auto now = std::chrono::steady_clock::now();
         index = nextLocked(now);
         if (index < queue_.size()) break;
-        // Every waiting task's lane is full: wait for a task to finish, or
-        // for the oldest waiting task to expire.
-        wake_.wait_until(lock, queue_.front().enqueued + timeout + std::chrono::milliseconds(1));
+        // Every waiting task's lane is full: wait for a task of a lane to
+        // finish, or for the oldest waiting task to expire.
+        ++lane_waiting_;
+        lane_wake_.wait_until(lock,
+                              queue_.front().enqueued + timeout + std::chrono::milliseconds(1));
+        --lane_waiting_;
       }
       item = std::move(queue_[index]);
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
@@ -75,18 +80,16 @@ void DispatchQueue::work() {
     }
     item.task(admission);
     item.task = nullptr;  // release what it holds before counting it done
-    bool lane_freed = false;
-    {
-      std::lock_guard lock(mu_);
-      --running_;
-      if (item.lane.limit > 0) {
-        auto it = lane_running_.find(item.lane.name);
-        if (--it->second == 0) lane_running_.erase(it);
-        lane_freed = true;
-      }
+    std::lock_guard lock(mu_);
+    --running_;
+    if (item.lane.limit > 0) {
+      auto it = lane_running_.find(item.lane.name);
+      if (--it->second == 0) lane_running_.erase(it);
+      // A task of that lane may start now. Only a thread that found every lane
+      // full is woken (waking all idle threads per request cost ~150 us of CPU
+      // per token at 32 threads); this thread itself looks again at once.
+      if (lane_waiting_ > 0) lane_wake_.notify_one();
     }
-    // A task of that lane may now start: wake the threads that found none.
-    if (lane_freed) wake_.notify_all();
   }
 }
 
@@ -98,6 +101,7 @@ void DispatchQueue::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  lane_wake_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -95,7 +95,9 @@ class DispatchQueue {
 
   const Options options_;
   mutable std::mutex mu_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;       // idle threads: a task was queued
+  std::condition_variable lane_wake_;  // threads that found every queued task's lane full
+  size_t lane_waiting_ ABSL_GUARDED_BY(mu_) = 0;  // how many wait on lane_wake_
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
