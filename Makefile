@@ -37,7 +37,10 @@ run: build
 
 test: build
 	@scripts/setup-edge.sh >/dev/null  # Viceroy for the edge tests (built once into the cache)
-	@scripts/build-nats-server.sh >/dev/null  # the events broker tests' nats-server (cached)
+	@# Go programs the tests run, built once into the cache (scripts/build-go-tool.sh):
+	@scripts/build-nats-server.sh >/dev/null  # the events broker tests
+	@scripts/build-helm.sh >/dev/null          # the Helm chart's checks
+	@scripts/build-oauth2-proxy.sh >/dev/null  # the email_verified check (e2e_oauth2_proxy)
 	@scripts/test.sh $(BUILD)
 
 edge: build
