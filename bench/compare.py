@@ -1151,8 +1151,12 @@ def main():
         if os.environ.get("BENCH_CLUSTER", "") in ("", "1") and "habanero-postgres" in servers:
             cc = summary.get("habanero-postgres", {}).get("client_credentials", {})
             cpu = cc.get("cpu_s_per_1000")
-            extra["cluster"] = cluster_runs(b, servers["habanero-postgres"],
-                                            cpu * 1000 if cpu is not None else None)
+            try:
+                extra["cluster"] = cluster_runs(b, servers["habanero-postgres"],
+                                                cpu * 1000 if cpu is not None else None)
+            except Exception as e:  # the comparison's figures are kept either way
+                log(f"cluster runs failed: {e}")
+                extra["cluster"] = {"error": str(e)}
     finally:
         for s in servers.values():
             s.stop()
