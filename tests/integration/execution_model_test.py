@@ -126,8 +126,10 @@ class ExecutionModelTest(unittest.TestCase):
         self.server = Server(self.tmp, text)
         self.issuer = self.server.issuer.rstrip("/")
 
-    def test_slow_upstream_does_not_stall_token_requests(self):
-        self.start()
+    def send_slow_requests(self, n):
+        """n /indieauth/auth requests whose client_id is a silent upstream (each waits
+        for its fetch); returns their futures once the upstream has accepted as many
+        connections as it is going to within 30 s."""
         self.silent = SilentServer()
         # "localhost", not 127.0.0.1: IndieAuth never fetches a loopback-literal client_id.
         client_id = "http://localhost:%d/app/" % self.silent.port
@@ -136,12 +138,18 @@ class ExecutionModelTest(unittest.TestCase):
             "redirect_uri": client_id + "cb", "state": "s", "me": "http://127.0.0.1/",
             "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             "code_challenge_method": "S256"})
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=40)
-        slow = [pool.submit(http, "GET", self.issuer + "/indieauth/auth?" + query) for _ in range(16)]
-        # Wait until the server has connected to the silent upstream for all 16.
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=n + 8)
+        return [pool.submit(http, "GET", self.issuer + "/indieauth/auth?" + query) for _ in range(n)]
+
+    def wait_accepted(self, n):
         deadline = time.time() + 30
-        while self.silent.accepted < 16 and time.time() < deadline:
+        while self.silent.accepted < n and time.time() < deadline:
             time.sleep(0.02)
+
+    def test_slow_upstream_does_not_stall_token_requests(self):
+        self.start()
+        slow = self.send_slow_requests(16)
+        self.wait_accepted(16)  # the server has connected to the silent upstream for all 16
         self.assertEqual(self.silent.accepted, 16, "the 16 requests did not all reach the upstream")
         answers = [token(self.issuer, "fast", self.fast_secret) for _ in range(20)]
         still_waiting = sum(1 for f in slow if not f.done())
@@ -159,18 +167,8 @@ class ExecutionModelTest(unittest.TestCase):
         # the queue holding no thread, and oauth2's /token still finds a free thread.
         # Without per-extension lanes all 8 threads wait and /token queues behind them.
         self.start(server_extra="dispatch_threads = 8\n")
-        self.silent = SilentServer()
-        client_id = "http://localhost:%d/app/" % self.silent.port
-        query = urllib.parse.urlencode({
-            "response_type": "code", "client_id": client_id,
-            "redirect_uri": client_id + "cb", "state": "s", "me": "http://127.0.0.1/",
-            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            "code_challenge_method": "S256"})
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=20)
-        slow = [pool.submit(http, "GET", self.issuer + "/indieauth/auth?" + query) for _ in range(12)]
-        deadline = time.time() + 30
-        while self.silent.accepted < 6 and time.time() < deadline:
-            time.sleep(0.02)
+        slow = self.send_slow_requests(12)
+        self.wait_accepted(6)
         self.assertEqual(self.silent.accepted, 6, "six slow requests should be running")
         answers = [token(self.issuer, "fast", self.fast_secret) for _ in range(10)]
         still_waiting = sum(1 for f in slow if not f.done())
