@@ -1,13 +1,15 @@
 # Habanero's front door. Everything installs what it needs first (idempotent).
 #   make run     build and start on http://localhost:8080
 #   make test    build and run the whole test suite
-#   make edge    the Fastly Compute package (edge/bin/main.wasm, edge/pkg/; docs/edge.md)
+#   make edge    the Fastly Compute package (edge/bin/main.wasm, edge/pkg/; docs/edge.md);
+#                EDGE_EXTENSIONS=edge/extensions.login-at-origin.toml for login at the origin
 #   make bench   Google Benchmark + wrk figures + comparison with peers (docs/performance.md)
 #   make fuzz    libFuzzer targets (clang-22) in build-fuzz/
 #   make asan / make tsan   test suites under sanitizers
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+EDGE_EXTENSIONS ?= edge/extensions.toml
 , := ,
 
 .PHONY: all setup wasmtime configure build run test edge bench fuzz asan tsan clean
@@ -36,7 +38,7 @@ run: build
 	@$(BUILD)/src/cli/habanero serve --data-dir data
 
 test: build
-	@scripts/setup-edge.sh >/dev/null  # Viceroy for the edge tests (built once into the cache)
+	@scripts/setup-edge.sh >/dev/null  # Viceroy and the Fastly CLI for the edge tests (once, into the cache)
 	@# Go programs the tests run, built once into the cache (scripts/build-go-tool.sh):
 	@scripts/build-nats-server.sh >/dev/null  # the events broker tests
 	@scripts/build-helm.sh >/dev/null          # the Helm chart's checks
@@ -44,7 +46,7 @@ test: build
 	@scripts/test.sh $(BUILD)
 
 edge: build
-	@scripts/setup-edge.sh build $(BUILD)/wasm
+	@scripts/setup-edge.sh build $(BUILD)/wasm edge $(EDGE_EXTENSIONS)
 
 bench: setup
 	@scripts/setup.sh bench

@@ -16,7 +16,10 @@
 //
 // With `origin = "<backend>"`, every request the edge does not serve (no mount, or
 // a route the operator left out with an extension's `routes = [...]`, a subset of
-// its manifest's) is forwarded to that Fastly backend: an origin Habanero.
+// its manifest's) is forwarded to that Fastly backend: an origin Habanero. A route
+// may carry form conditions ("/token?grant_type=client_credentials": served here
+// only for that grant), and `mirror = [...]` names routes the origin answers and
+// the edge runs too, once the origin accepted (so a revocation reaches the POP's KV).
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,7 @@ struct Ext {
     display_name: String,
     refusal: Option<String>,
     only_routes: Option<Vec<String>>,
+    mirror: Vec<String>,
 }
 
 fn fail(msg: String) -> ! {
@@ -285,6 +289,19 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) -> R
 }
 
 // Manifest::matchesRoute for one route pattern.
+// A route's form conditions: "name=value" pairs joined by '&', unreserved characters only
+// (they are compared with the decoded parameters).
+fn check_conditions(conditions: &str) -> Result<(), String> {
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c));
+    for c in conditions.split('&') {
+        match c.split_once('=') {
+            Some((name, value)) if plain(name) && plain(value) => {}
+            _ => return Err(format!("condition '{c}': expected name=value (letters, digits, '-', '.', '_', '~')")),
+        }
+    }
+    Ok(())
+}
+
 fn route_matches(pattern: &str, sub: &str) -> bool {
     if pattern.len() >= 2 && pattern.ends_with("/*") {
         let prefix = &pattern[..pattern.len() - 1];
@@ -377,6 +394,7 @@ fn main() {
                 display_name: String::new(),
                 refusal: None,
                 only_routes: None,
+                mirror: vec![],
             };
             let mut module = String::new();
             for (k, v) in t {
@@ -395,6 +413,7 @@ fn main() {
                     "table_elements" => e.table_elements = int(v),
                     "fuel" => e.fuel = int(v),
                     "routes" => e.only_routes = Some(strings(v, &origin, k).unwrap_or_else(|e| fail(e))),
+                    "mirror" => e.mirror = strings(v, &origin, k).unwrap_or_else(|e| fail(e)),
                     _ => fail(format!("{origin}: extensions.{k}: unknown key")),
                 }
             }
@@ -435,15 +454,31 @@ fn main() {
                 Ok(m) => {
                     // The operator may serve fewer routes at the edge than the manifest
                     // declares (the rest goes to the origin); never more.
+                    let of_manifest = |r: &str| m.routes.iter().any(|mr| mr == r || route_matches(mr, r));
                     if let Some(only) = e.only_routes.take() {
                         for r in &only {
-                            if !m.routes.iter().any(|mr| mr == r || route_matches(mr, r)) {
-                                fail(format!("{origin}: {}: route {r} is not a route of its manifest", e.name));
+                            let (path, conditions) = r.split_once('?').map_or((r.as_str(), None), |(p, c)| (p, Some(c)));
+                            if !of_manifest(path) {
+                                fail(format!("{origin}: {}: route {path} is not a route of its manifest", e.name));
+                            }
+                            if let Some(c) = conditions {
+                                check_conditions(c).unwrap_or_else(|why| fail(format!("{origin}: {}: route {r}: {why}", e.name)));
                             }
                         }
                         e.routes = only;
                     } else {
-                        e.routes = m.routes;
+                        e.routes = m.routes.clone();
+                    }
+                    for r in &e.mirror {
+                        if origin_backend.is_none() {
+                            fail(format!("{origin}: {}: mirror needs an origin (origin = \"<backend>\")", e.name));
+                        }
+                        if r.contains('?') || !of_manifest(r) {
+                            fail(format!("{origin}: {}: mirror {r} is not a route of its manifest", e.name));
+                        }
+                        if e.routes.iter().any(|x| x.split('?').next() == Some(r.as_str())) {
+                            fail(format!("{origin}: {}: {r} is both served at the edge (routes) and mirrored", e.name));
+                        }
                     }
                     e.kind = m.kind;
                     e.display_name = if m.display_name.is_empty() { e.name.clone() } else { m.display_name };
@@ -472,11 +507,12 @@ fn main() {
         writeln!(
             out,
             "    ExtensionSpec {{ name: {:?}, mount: {:?}, routes: &{:?}, granted: {granted:#x}, \
-             kind: {:?}, display_name: {:?}, memory_bytes: {}, table_elements: {}, fuel: {}, \
-             refusal: {:?}, wasm: {wasm} }},",
+             mirror: &{:?}, kind: {:?}, display_name: {:?}, memory_bytes: {}, table_elements: {}, \
+             fuel: {}, refusal: {:?}, wasm: {wasm} }},",
             e.name,
             e.mount,
             e.routes,
+            e.mirror,
             e.kind,
             e.display_name,
             e.memory_mb * 1024 * 1024,

@@ -166,6 +166,26 @@ fn forward(req: Request, backend: &str) -> Response {
     }
 }
 
+fn forward_or_404(req: Request) -> Response {
+    match registry::ORIGIN {
+        Some(backend) => forward(req, backend),
+        None => text(404, "not found\n"),
+    }
+}
+
+// The form parameters a route condition reads: an application/x-www-form-urlencoded
+// POST body, else the query string. None if malformed (then no condition holds).
+fn form_of(req: &Request, body: &[u8]) -> Option<form::Params> {
+    let is_form = req
+        .get_header_str("content-type")
+        .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if req.get_method_str() == "POST" && is_form {
+        form::parse(body)
+    } else {
+        form::parse(req.get_query_str().unwrap_or("").as_bytes())
+    }
+}
+
 fn dispatch(mut req: Request) -> Response {
     let path = req.get_path().to_string();
     let method = req.get_method_str().to_string();
@@ -196,19 +216,37 @@ fn dispatch(mut req: Request) -> Response {
     if has_dot_segment(&path) {
         return text(400, "bad request: dot segment in path\n");
     }
-    let routed = registry::route(&path).filter(|(ext, sub)| ext.refusal.is_some() || ext.matches_route(sub));
-    let Some((ext, _)) = routed else {
-        return match registry::ORIGIN {
-            Some(backend) => forward(req, backend),
-            None => text(404, "not found\n"),
-        };
+    let Some((ext, sub)) = registry::route(&path) else {
+        return forward_or_404(req);
     };
     if ext.refusal.is_some() {
         return text(503, "extension unavailable\n");
     }
+    let mirror = registry::ORIGIN.is_some() && ext.mirrors(&sub);
+    let serve = ext.serves(&sub);
+    if serve == registry::Serve::No && !mirror {
+        return forward_or_404(req);
+    }
     let body = req.take_body_bytes();
     if body.len() > MAX_BODY_BYTES {
         return text(413, "request body too large\n");
+    }
+    if let registry::Serve::IfForm(conditions) = &serve {
+        if !mirror && !conditions.iter().any(|c| form_of(&req, &body).is_some_and(|p| registry::conditions_hold(c, &p))) {
+            req.set_body(body);
+            return forward_or_404(req);
+        }
+    }
+    // Mirrored: the origin decides and answers; the edge runs the extension only after the
+    // origin accepted, so that its KV records the same (a revocation reaches the POP).
+    let mut origin_answer = None;
+    if mirror {
+        let copy = req.clone_without_body().with_body(body.clone());
+        let resp = forward(copy, registry::ORIGIN.unwrap());
+        if !resp.get_status().is_success() {
+            return resp;
+        }
+        origin_answer = Some(resp);
     }
     let data = RequestData {
         headers: headers_of(&req),
@@ -238,6 +276,13 @@ fn dispatch(mut req: Request) -> Response {
             text(500, "extension failed\n")
         }
     };
+    if let Some(answer) = origin_answer {
+        if !resp.get_status().is_success() {
+            eprintln!("[{}] warn: mirrored {sub}: the origin answered {}, the edge {}",
+                      ext.name, answer.get_status().as_u16(), resp.get_status().as_u16());
+        }
+        return answer;
+    }
     resp.with_header("Server-Timing", timing)
 }
 

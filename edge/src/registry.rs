@@ -5,7 +5,12 @@
 pub struct ExtensionSpec {
     pub name: &'static str,
     pub mount: &'static str,
+    /// The routes served here (the manifest's, or the operator's subset); a route may
+    /// carry form conditions: "/token?grant_type=client_credentials".
     pub routes: &'static [&'static str],
+    /// Routes the origin serves and the edge runs too, after the origin accepted the
+    /// request, so the edge's KV learns of it (a revocation).
+    pub mirror: &'static [&'static str],
     /// One bit per granted capability (abi::capability_bit).
     pub granted: u32,
     pub kind: &'static str,
@@ -21,17 +26,58 @@ pub struct ExtensionSpec {
 
 include!(concat!(env!("OUT_DIR"), "/extensions.rs"));
 
+/// How the operator's routes take a request's sub-path.
+#[derive(Debug, PartialEq)]
+pub enum Serve {
+    /// A route without conditions matches: the edge serves it.
+    Here,
+    /// Only routes with form conditions match: the edge serves it if one holds.
+    IfForm(Vec<&'static str>),
+    /// No route matches.
+    No,
+}
+
+/// A route's path pattern and its conditions ("/token?grant_type=x" -> ("/token", "grant_type=x")).
+pub fn split_route(route: &str) -> (&str, Option<&str>) {
+    match route.split_once('?') {
+        Some((path, conditions)) => (path, Some(conditions)),
+        None => (route, None),
+    }
+}
+
+/// Manifest route matching (Manifest::matchesRoute): exact, or a "/prefix/*" pattern.
+pub fn path_matches(pattern: &str, sub: &str) -> bool {
+    if pattern.len() >= 2 && pattern.ends_with("/*") {
+        let prefix = &pattern[..pattern.len() - 1];
+        sub.starts_with(prefix) || sub == &prefix[..prefix.len() - 1]
+    } else {
+        sub == pattern
+    }
+}
+
+/// Whether every "name=value" of `conditions` ('&'-separated) is in `params`, once.
+pub fn conditions_hold(conditions: &str, params: &crate::form::Params) -> bool {
+    conditions.split('&').all(|c| {
+        let (name, value) = c.split_once('=').unwrap_or((c, ""));
+        matches!(params.find(name.as_bytes()), crate::form::Lookup::Value(v) if v == value)
+    })
+}
+
 impl ExtensionSpec {
-    /// Manifest route matching (Manifest::matchesRoute).
-    pub fn matches_route(&self, sub: &str) -> bool {
-        self.routes.iter().any(|r| {
-            if r.len() >= 2 && r.ends_with("/*") {
-                let prefix = &r[..r.len() - 1];
-                sub.starts_with(prefix) || sub == &prefix[..prefix.len() - 1]
-            } else {
-                sub == *r
+    pub fn serves(&self, sub: &str) -> Serve {
+        let mut conditional = vec![];
+        for r in self.routes {
+            match split_route(r) {
+                (path, None) if path_matches(path, sub) => return Serve::Here,
+                (path, Some(c)) if path_matches(path, sub) => conditional.push(c),
+                _ => {}
             }
-        })
+        }
+        if conditional.is_empty() { Serve::No } else { Serve::IfForm(conditional) }
+    }
+
+    pub fn mirrors(&self, sub: &str) -> bool {
+        self.mirror.iter().any(|r| path_matches(r, sub))
     }
 }
 

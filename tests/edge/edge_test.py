@@ -1,8 +1,9 @@
 """The edge host under Viceroy (issue 15): the unchanged extension modules on Fastly Compute.
 
 One data directory is prepared with the habanero CLI (a user, a confidential client "rp" and a
-public client "rp-public"), exported with `habanero edge export`, and served by Viceroy running
-the edge program that tests/edge/CMakeLists.txt built (HABANERO_EDGE_WASM). A native
+public client "rp-public"), exported with `habanero edge export`, and served as docs/edge.md says: `fastly compute serve`
+(the Fastly CLI) with Viceroy running the edge program that tests/edge/CMakeLists.txt built
+(HABANERO_EDGE_WASM). A native
 `habanero serve` on the same data directory and issuer checks that tokens issued at the edge
 are the server's. The openid-client suite of tests/interop/node runs against the edge as it
 runs against the server.
@@ -12,7 +13,7 @@ the edge program embeds every setup of cases.json (prepare.py), the fixtures are
 and differences are declared in tests/conformance/differences/edge.json (docs/edge.md).
 
 Environment: HABANERO_BIN, HABANERO_WASM_OUT, HABANERO_EDGE_WASM (the built program; its
-modules in ../wasm), VICEROY, HABANERO_INTEROP_CACHE, HABANERO_CONFORMANCE_BIN.
+modules in ../wasm), VICEROY, FASTLY_CLI, HABANERO_INTEROP_CACHE, HABANERO_CONFORMANCE_BIN.
 """
 import base64
 import json
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 import requests
 
@@ -34,11 +36,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import habanero_interop as hi  # noqa: E402
 
 EDGE_WASM = os.environ.get("HABANERO_EDGE_WASM", "")
+# Deployment 2 of docs/edge.md, built from edge/extensions.login-at-origin.toml as shipped.
+SPLIT_WASM = os.environ.get("HABANERO_EDGE_SPLIT_WASM", "")
 # The modules the edge program embeds (tests/edge/prepare.py wrote them next to bin/).
 EDGE_MODULES = os.path.join(os.path.dirname(os.path.dirname(EDGE_WASM)), "wasm")
 CONFORMANCE_BIN = os.environ.get("HABANERO_CONFORMANCE_BIN", "")
 CASES = os.path.join(HERE, "..", "conformance", "cases.json")
 VICEROY = os.environ.get("VICEROY", "")
+FASTLY_CLI = os.environ.get("FASTLY_CLI", "")
 CACHE = os.environ.get("HABANERO_INTEROP_CACHE", "")
 
 
@@ -49,10 +54,10 @@ def b64url_json(part):
 class Process:
     """A child process whose output is collected by a thread."""
 
-    def __init__(self, args, ready=None):
+    def __init__(self, args, ready=None, env=None):
         self.lines = []
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, errors="replace")
+                                     text=True, errors="replace", env=env)
         self.ready = threading.Event()
 
         def pump():
@@ -92,10 +97,14 @@ def wait_healthy(url, proc, what):
 class Edge:
     """A data directory, its export, Viceroy serving the edge program, and a native server."""
 
-    def __init__(self):
-        for name in ("HABANERO_BIN", "HABANERO_WASM_OUT", "HABANERO_EDGE_WASM", "VICEROY"):
+    def __init__(self, wasm=EDGE_WASM):
+        for name in ("HABANERO_BIN", "HABANERO_WASM_OUT", "HABANERO_EDGE_WASM", "VICEROY",
+                     "FASTLY_CLI"):
             if not os.environ.get(name):
                 raise RuntimeError(name + " must be set (run through tests/edge/run.sh)")
+        if not os.path.exists(wasm):
+            raise RuntimeError(wasm + ": no edge program (tests/edge/CMakeLists.txt builds it)")
+        self.wasm = wasm
         self.tmp = tempfile.mkdtemp(prefix="habanero-edge-")
         self.data = os.path.join(self.tmp, "data")
         self.config = os.path.join(self.tmp, "habanero.toml")
@@ -208,9 +217,13 @@ class Edge:
         # The origin the edge forwards to: the native server (started next).
         with open(os.path.join(self.stores, "fastly.toml"), "a") as f:
             f.write('\n[local_server.backends]\norigin = { url = "%s" }\n' % self.server_url)
-        self.edge = Process([VICEROY, "-C", os.path.join(self.stores, "fastly.toml"),
-                             "--addr", "127.0.0.1:%d" % self.port, EDGE_WASM],
-                            ready=r"Listening on")
+        # As docs/edge.md: the Fastly CLI runs Viceroy on the exported manifest. Its own
+        # configuration goes to the test's directory, not the user's.
+        self.edge = Process([FASTLY_CLI, "compute", "serve", "--dir", self.stores,
+                             "--skip-build", "--file", self.wasm, "--viceroy-path", VICEROY,
+                             "--addr", "127.0.0.1:%d" % self.port],
+                            ready=r"Listening on",
+                            env=dict(os.environ, XDG_CONFIG_HOME=os.path.join(self.tmp, "config")))
         self.edge.ready.wait(timeout=120)
         wait_healthy(self.issuer, self.edge, "viceroy")
 
@@ -376,25 +389,137 @@ class EdgeTest(unittest.TestCase):
         """tests/interop/node/openid_client.test.mjs against the edge: code + PKCE with the
         password login and consent, JWT access tokens against jwks_uri, userinfo,
         introspection, refresh rotation, the public client, client credentials, revocation."""
-        modules = os.path.join(CACHE, "node", "node_modules")
-        self.assertTrue(os.path.isdir(modules), "run scripts/setup-interop.sh")
-        work = tempfile.mkdtemp(prefix="habanero-edge-node-")
-        try:
-            node_dir = os.path.join(HERE, "..", "interop", "node")
-            for f in ("openid_client.test.mjs", "browser.mjs", "package.json"):
-                shutil.copy(os.path.join(node_dir, f), work)
-            os.symlink(modules, os.path.join(work, "node_modules"))
-            env = dict(os.environ, HABANERO_ISSUER=self.e.issuer, RP_CLIENT_ID="rp",
-                       RP_CLIENT_SECRET=self.e.secret, RP_REDIRECT_URI=hi.REDIRECT_URI,
-                       PUBLIC_CLIENT_ID="rp-public", PUBLIC_REDIRECT_URI=hi.LOOPBACK_REDIRECT_URI,
-                       USER_EMAIL=hi.USER_EMAIL, USER_PASSWORD=hi.USER_PASSWORD)
-            out = subprocess.run(["node", "--test", "--test-concurrency=1",
-                                  os.path.join(work, "openid_client.test.mjs")],
-                                 cwd=work, env=env, capture_output=True, text=True, timeout=600)
-            self.assertEqual(out.returncode, 0, out.stdout[-6000:] + out.stderr[-3000:] +
-                             "\n---- viceroy ----\n" + self.e.edge.log(120))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        run_openid_client(self, self.e)
+
+
+def run_openid_client(test, e):
+    """Runs the openid-client suite of tests/interop/node against the edge `e`."""
+    modules = os.path.join(CACHE, "node", "node_modules")
+    test.assertTrue(os.path.isdir(modules), "run scripts/setup-interop.sh")
+    work = tempfile.mkdtemp(prefix="habanero-edge-node-")
+    try:
+        node_dir = os.path.join(HERE, "..", "interop", "node")
+        for f in ("openid_client.test.mjs", "browser.mjs", "package.json"):
+            shutil.copy(os.path.join(node_dir, f), work)
+        os.symlink(modules, os.path.join(work, "node_modules"))
+        env = dict(os.environ, HABANERO_ISSUER=e.issuer, RP_CLIENT_ID="rp",
+                   RP_CLIENT_SECRET=e.secret, RP_REDIRECT_URI=hi.REDIRECT_URI,
+                   PUBLIC_CLIENT_ID="rp-public", PUBLIC_REDIRECT_URI=hi.LOOPBACK_REDIRECT_URI,
+                   USER_EMAIL=hi.USER_EMAIL, USER_PASSWORD=hi.USER_PASSWORD)
+        out = subprocess.run(["node", "--test", "--test-concurrency=1",
+                              os.path.join(work, "openid_client.test.mjs")],
+                             cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        test.assertEqual(out.returncode, 0, out.stdout[-6000:] + out.stderr[-3000:] +
+                         "\n---- viceroy ----\n" + e.edge.log(120) +
+                         "\n---- origin ----\n" + e.server.log(60))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class SplitDeploymentTest(unittest.TestCase):
+    """Deployment 2 of docs/edge.md, built from edge/extensions.login-at-origin.toml as
+    shipped: discovery, JWKS, client-credentials tokens, userinfo and introspection at the
+    edge; sign-in, consent, codes, refresh and revocation at the origin (the native server on
+    the same data directory), revocations mirrored into the edge's KV."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.e = Edge(SPLIT_WASM)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.e.stop()
+
+    def at_edge(self, r):
+        """Whether the edge ran an extension for the response (the host's Server-Timing)."""
+        return "server-timing" in r.headers
+
+    def from_origin(self, r):
+        """Whether the origin answered: its HTTP front names itself in Server, the edge
+        host's pages and extensions never do."""
+        return "server" in r.headers and not self.at_edge(r)
+
+    def request(self, method, path, **kw):
+        return requests.request(method, self.e.issuer + path, timeout=30, allow_redirects=False,
+                                **kw)
+
+    def test_each_route_is_answered_where_the_file_says(self):
+        for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+                     "/jwks.json", "/hello/"):
+            r = self.request("GET", path)
+            self.assertEqual(r.status_code, 200, path)
+            self.assertTrue(self.at_edge(r), path)
+        # Sign-in and authorization: the origin (its HTTP front names itself in Server).
+        self.assertFalse(self.from_origin(self.request("GET", "/jwks.json")))
+        browser = requests.Session()
+        _, challenge = hi.pkce_pair()
+        url, _ = hi.authorization_url(self.e, "rp", challenge=challenge)
+        hops = []
+        while len(hops) < 4:
+            r = browser.get(url, timeout=30, allow_redirects=False)
+            hops.append(r)
+            if r.status_code != 302:
+                break
+            url = urllib.parse.urljoin(self.e.issuer, r.headers["location"])
+            self.assertTrue(url.startswith(self.e.issuer), url)
+        # /authorize -> /login -> /login/password/: every hop answered by the origin, and
+        # the last one is the password form.
+        self.assertGreaterEqual(len(hops), 3, [h.url for h in hops])
+        for h in hops:
+            self.assertTrue(self.from_origin(h), (h.url, h.status_code, dict(h.headers)))
+        self.assertEqual(hops[-1].status_code, 200, hops[-1].text)
+        self.assertIn('type="password"', hops[-1].text)
+        # /token: client_credentials at the edge; every other grant goes to the origin.
+        cc = self.request("POST", "/token", auth=("rp", self.e.secret),
+                          data={"grant_type": "client_credentials"})
+        self.assertEqual(cc.status_code, 200, cc.text)
+        self.assertTrue(self.at_edge(cc))
+        code = self.request("POST", "/token", auth=("rp", self.e.secret),
+                            data={"grant_type": "authorization_code", "code": "nope",
+                                  "redirect_uri": hi.REDIRECT_URI, "code_verifier": "x" * 43})
+        self.assertEqual(code.status_code, 400, code.text)
+        self.assertEqual(code.json()["error"], "invalid_grant")
+        self.assertFalse(self.at_edge(code))
+        # A condition holds only for one unambiguous value: a repeated grant_type goes to the
+        # origin, which refuses it.
+        twice = self.request("POST", "/token", auth=("rp", self.e.secret),
+                             data=[("grant_type", "client_credentials"),
+                                   ("grant_type", "client_credentials")])
+        self.assertFalse(self.at_edge(twice))
+        self.assertEqual(twice.status_code, 400, twice.text)
+
+    def test_revocation_at_the_origin_reaches_the_edge(self):
+        token = self.request("POST", "/token", auth=("rp", self.e.secret),
+                             data={"grant_type": "client_credentials"}).json()["access_token"]
+        other = self.request("POST", "/token", auth=("rp", self.e.secret),
+                             data={"grant_type": "client_credentials"}).json()["access_token"]
+
+        def active_at_edge(t):
+            r = self.request("POST", "/introspect", auth=("rp", self.e.secret), data={"token": t})
+            self.assertTrue(self.at_edge(r))
+            return r.json()["active"]
+
+        self.assertTrue(active_at_edge(token))
+        # Through the edge: the origin answers (no Server-Timing), the edge records it too.
+        r = self.request("POST", "/revoke", auth=("rp", self.e.secret), data={"token": token})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertFalse(self.at_edge(r))
+        self.assertFalse(active_at_edge(token))
+        native = requests.post(self.e.server_url + "/introspect", auth=("rp", self.e.secret),
+                               data={"token": token}, timeout=30).json()
+        self.assertFalse(native["active"])
+        # Revoked at the origin directly (not through the edge), the edge does not know:
+        # what docs/edge.md says of revocations the edge never saw.
+        requests.post(self.e.server_url + "/revoke", auth=("rp", self.e.secret),
+                      data={"token": other}, timeout=30).raise_for_status()
+        self.assertTrue(active_at_edge(other))
+        # A refused revocation (wrong secret) is the origin's answer, and the edge runs nothing.
+        bad = self.request("POST", "/revoke", auth=("rp", "wrong"), data={"token": other})
+        self.assertEqual(bad.status_code, 401, bad.text)
+
+    def test_openid_client_suite(self):
+        """The whole openid-client suite through deployment 2: the client sees one issuer."""
+        run_openid_client(self, self.e)
 
 
 if __name__ == "__main__":
