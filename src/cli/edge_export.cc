@@ -223,8 +223,9 @@ int edgeExport(const EdgeExportFlags& f) {
 
   auto path = [&](const char* name) { return (out / name).string(); };
   std::string manifest =
-      "# Written by `habanero edge export`: Viceroy's local stores for the edge host.\n"
-      "manifest_version = 3\nname = \"habanero-edge\"\nlanguage = \"rust\"\n\n"
+      "# Written by `habanero edge export`: the local stores of `fastly compute serve` (Viceroy)\n"
+      "# for the edge host (docs/edge.md).\n"
+      "manifest_version = 3\nname = \"habanero-edge\"\nlanguage = \"other\"\n\n"
       "[local_server.kv_stores]\n"
       "habanero_records = { file = " + Json(path("records.json")).dump() + ", format = \"json\" }\n"
       "habanero_sessions = { file = " + Json(path("sessions.json")).dump() + ", format = \"json\" }\n"
@@ -248,7 +249,8 @@ int edgeExport(const EdgeExportFlags& f) {
   std::cout << "Exported " << clients << " clients, " << users << " users, " << session_count
             << " sessions, " << keys.size() << " signing keys and " << settings.size()
             << " settings to " << out.string() << "\n"
-            << "Serve locally: viceroy -C " << path("fastly.toml") << " edge/bin/main.wasm\n";
+            << "Serve locally: fastly compute serve --dir " << out.string()
+            << " --skip-build --file edge/bin/main.wasm --viceroy-path \"$(scripts/build-viceroy.sh)\"\n";
   return 0;
 }
 
