@@ -522,5 +522,48 @@ class SplitDeploymentTest(unittest.TestCase):
         run_openid_client(self, self.e)
 
 
+class OperatorFileTest(unittest.TestCase):
+    """The operator's extensions file is checked when the package is built (build.rs): each
+    mistake stops the build with a message naming the file, the extension and the problem."""
+
+    OAUTH2 = ('[[extensions]]\nname = "oauth2"\nmount = "/"\ngrants = %s\n'
+              % json.dumps(["http", "log", "kv", "crypto", "keys", "clock", "settings",
+                            "sessions", "users", "clients", "fetch"]))
+
+    def build(self, text):
+        work = tempfile.mkdtemp(prefix="habanero-edge-file-")
+        try:
+            path = os.path.join(work, "extensions.toml")
+            with open(path, "w") as f:
+                f.write(text)
+            return subprocess.run(
+                [os.path.join(HERE, "..", "..", "scripts", "setup-edge.sh"), "build",
+                 os.environ["HABANERO_WASM_OUT"], os.path.join(work, "out"), path],
+                capture_output=True, text=True, timeout=600), path
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def test_mistakes_are_named(self):
+        cases = [
+            ('origin = "origin"\n' + self.OAUTH2 + 'routes = ["/nope?grant_type=x"]\n',
+             "oauth2: route /nope is not a route of its manifest"),
+            ('origin = "origin"\n' + self.OAUTH2 + 'routes = ["/token?grant_type"]\n',
+             "oauth2: route /token?grant_type: condition 'grant_type': expected name=value"),
+            ('origin = "origin"\n' + self.OAUTH2 + 'routes = ["/token?grant_type=a b"]\n',
+             "condition 'grant_type=a b': expected name=value"),
+            (self.OAUTH2 + 'mirror = ["/revoke"]\n',
+             "oauth2: mirror needs an origin"),
+            ('origin = "origin"\n' + self.OAUTH2 + 'routes = ["/revoke"]\nmirror = ["/revoke"]\n',
+             "oauth2: /revoke is both served at the edge (routes) and mirrored"),
+            ('origin = "origin"\n' + self.OAUTH2 + 'mirror = ["/nope"]\n',
+             "oauth2: mirror /nope is not a route of its manifest"),
+        ]
+        for text, message in cases:
+            out, path = self.build(text)
+            self.assertNotEqual(out.returncode, 0, text)
+            self.assertIn("%s: %s" % (path, message) if message.startswith("oauth2")
+                          else message, out.stderr, text)
+
+
 if __name__ == "__main__":
     unittest.main()
