@@ -670,6 +670,11 @@ TEST_F(HttpServerTest, IoThreadsNeverWaitOnTheDispatcher) {
   auto answer = other.read();
   ASSERT_TRUE(answer.has_value()) << "a request waited for blocked ones";
   EXPECT_EQ(answer->result_int(), 200);
+  // The /echo thread hands its response to the io thread before it stops counting as
+  // running, so the answer can arrive while it still counts: wait for it to finish.
+  for (int i = 0; i < 2000 && server_->queueStats().running != 4u; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
   EXPECT_EQ(server_->queueStats().running, 4u);
 
   dispatcher_.openGate();
