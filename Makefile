@@ -22,10 +22,22 @@ setup:
 wasmtime: setup
 	@scripts/build-wasmtime.sh >/dev/null
 
+# C and C++ compile through ccache (scripts/setup.sh installs it) into the cache every clone
+# on this machine shares: paths are taken relative to the clone and its directory is not
+# hashed, so a fresh clone anywhere reuses the objects; ccache keys them by content.
+HABANERO_CACHE ?= $(or $(HABANERO_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/habanero)
+export CCACHE_DIR ?= $(HABANERO_CACHE)/ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+export CCACHE_MAXSIZE ?= 5G
+
 # $(1): build dir, $(2): extra CMake flags
 define configure
 	@stage=$$(scripts/build-wasmtime.sh) && \
-	  cmake -S . -B $(1) -G Ninja -DHABANERO_WASMTIME_DIR=$$stage $(2) $(CMAKE_FLAGS) >$(1).configure.log 2>&1 \
+	  launcher=$$(command -v ccache >/dev/null && \
+	    echo "-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" || true) && \
+	  cmake -S . -B $(1) -G Ninja -DHABANERO_WASMTIME_DIR=$$stage $$launcher $(2) $(CMAKE_FLAGS) \
+	    >$(1).configure.log 2>&1 \
 	  || { cat $(1).configure.log; exit 1; }
 endef
 

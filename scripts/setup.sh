@@ -12,6 +12,8 @@ packages=(
   libboost1.81-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev libserd-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # compiler cache: a fresh clone reuses the objects of earlier builds (Makefile)
+  ccache
   # guest toolchain (wasm32-wasi)
   clang-22 lld-22 wasi-libc libc++-22-dev-wasm32 libc++abi-22-dev-wasm32 libclang-rt-22-dev-wasm32
   # tests (mail_test drives a real SMTP server: aiosmtpd)
