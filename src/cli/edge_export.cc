@@ -250,7 +250,8 @@ int edgeExport(const EdgeExportFlags& f) {
             << " sessions, " << keys.size() << " signing keys and " << settings.size()
             << " settings to " << out.string() << "\n"
             << "Serve locally: fastly compute serve --dir " << out.string()
-            << " --skip-build --file edge/bin/main.wasm --viceroy-path \"$(scripts/build-viceroy.sh)\"\n";
+            << " --skip-build --file \"$PWD/edge/bin/main.wasm\""
+            << " --viceroy-path \"$(scripts/build-viceroy.sh)\"\n";
   return 0;
 }
 
