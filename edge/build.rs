@@ -288,7 +288,6 @@ fn check_module(path: &Path, bytes: &[u8], m: &Manifest, grants: &[String]) -> R
     Ok(())
 }
 
-// Manifest::matchesRoute for one route pattern.
 // A route's form conditions: "name=value" pairs joined by '&', unreserved characters only
 // (they are compared with the decoded parameters).
 fn check_conditions(conditions: &str) -> Result<(), String> {
@@ -302,6 +301,7 @@ fn check_conditions(conditions: &str) -> Result<(), String> {
     Ok(())
 }
 
+// Manifest::matchesRoute for one route pattern.
 fn route_matches(pattern: &str, sub: &str) -> bool {
     if pattern.len() >= 2 && pattern.ends_with("/*") {
         let prefix = &pattern[..pattern.len() - 1];

@@ -232,7 +232,8 @@ fn dispatch(mut req: Request) -> Response {
         return text(413, "request body too large\n");
     }
     if let registry::Serve::IfForm(conditions) = &serve {
-        if !mirror && !conditions.iter().any(|c| form_of(&req, &body).is_some_and(|p| registry::conditions_hold(c, &p))) {
+        let params = form_of(&req, &body);
+        if !mirror && !conditions.iter().any(|c| params.as_ref().is_some_and(|p| registry::conditions_hold(c, p))) {
             req.set_body(body);
             return forward_or_404(req);
         }
