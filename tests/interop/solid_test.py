@@ -174,7 +174,7 @@ class SolidTest(hi.ServerTestCase):
     def test_client_credentials(self):
         code, result, stderr = login(
             "client-credentials", "--issuer", self.server.issuer, "--client-id", BOT_CLIENT,
-            "--client-secret", self.bot_secret, "--resource", self.css.info["private"])
+            "--client-secret=" + self.bot_secret, "--resource", self.css.info["private"])
         self.assertRead(code, result, stderr)
         self.assertEqual(result["token"]["payload"].get("client_id"), BOT_CLIENT)
 
@@ -190,7 +190,7 @@ class SolidTest(hi.ServerTestCase):
     def test_auth_code_pkce_dpop_with_static_client(self):
         code, result, stderr = login(
             "auth-code", "--issuer", self.server.issuer, "--redirect-url", self.redirect,
-            "--client-id", STATIC_CLIENT, "--client-secret", self.static_secret,
+            "--client-id", STATIC_CLIENT, "--client-secret=" + self.static_secret,
             "--email", "alice@solid.example", "--password", hi.USER_PASSWORD,
             "--resource", self.css.info["private"])
         self.assertRead(code, result, stderr)

@@ -79,7 +79,7 @@ try {
     });
     const out = await new Promise((resolve) => {
       const p = spawn(process.execPath, [join(here, 'login.mjs'), 'client-credentials',
-        '--issuer', info.base, '--client-id', cc.id, '--client-secret', cc.secret,
+        '--issuer', info.base, '--client-id', cc.id, '--client-secret=' + cc.secret,
         '--resource', info.private], { stdio: ['ignore', 'pipe', 'inherit'] });
       let text = '';
       p.stdout.on('data', (d) => { text += d; });
