@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 mod abi {
     include!("src/abi.rs");
 }
+mod routes {
+    include!("src/routes.rs");
+}
+use routes::{path_matches, split_route};
 
 const DEFAULT_MEMORY_MB: u64 = 64;
 const DEFAULT_TABLE_ELEMENTS: u64 = 10_000;
@@ -301,15 +305,6 @@ fn check_conditions(conditions: &str) -> Result<(), String> {
     Ok(())
 }
 
-// Manifest::matchesRoute for one route pattern.
-fn route_matches(pattern: &str, sub: &str) -> bool {
-    if pattern.len() >= 2 && pattern.ends_with("/*") {
-        let prefix = &pattern[..pattern.len() - 1];
-        sub.starts_with(prefix) || sub == &prefix[..prefix.len() - 1]
-    } else {
-        sub == pattern
-    }
-}
 
 // The load checks of Extension::load for one configured extension.
 fn load(e: &Ext) -> Result<Manifest, String> {
@@ -454,10 +449,10 @@ fn main() {
                 Ok(m) => {
                     // The operator may serve fewer routes at the edge than the manifest
                     // declares (the rest goes to the origin); never more.
-                    let of_manifest = |r: &str| m.routes.iter().any(|mr| mr == r || route_matches(mr, r));
+                    let of_manifest = |r: &str| m.routes.iter().any(|mr| mr == r || path_matches(mr, r));
                     if let Some(only) = e.only_routes.take() {
                         for r in &only {
-                            let (path, conditions) = r.split_once('?').map_or((r.as_str(), None), |(p, c)| (p, Some(c)));
+                            let (path, conditions) = split_route(r);
                             if !of_manifest(path) {
                                 fail(format!("{origin}: {}: route {path} is not a route of its manifest", e.name));
                             }
@@ -476,7 +471,7 @@ fn main() {
                         if r.contains('?') || !of_manifest(r) {
                             fail(format!("{origin}: {}: mirror {r} is not a route of its manifest", e.name));
                         }
-                        if e.routes.iter().any(|x| x.split('?').next() == Some(r.as_str())) {
+                        if e.routes.iter().any(|x| split_route(x).0 == r) {
                             fail(format!("{origin}: {}: {r} is both served at the edge (routes) and mirrored", e.name));
                         }
                     }

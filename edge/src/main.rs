@@ -15,6 +15,7 @@ mod keys;
 mod kv;
 mod records;
 mod registry;
+mod routes;
 
 use fastly::http::StatusCode;
 use fastly::{Error, Request, Response};

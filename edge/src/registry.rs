@@ -26,6 +26,8 @@ pub struct ExtensionSpec {
 
 include!(concat!(env!("OUT_DIR"), "/extensions.rs"));
 
+use crate::routes::{path_matches, split_route};
+
 /// How the operator's routes take a request's sub-path.
 #[derive(Debug, PartialEq)]
 pub enum Serve {
@@ -35,24 +37,6 @@ pub enum Serve {
     IfForm(Vec<&'static str>),
     /// No route matches.
     No,
-}
-
-/// A route's path pattern and its conditions ("/token?grant_type=x" -> ("/token", "grant_type=x")).
-pub fn split_route(route: &str) -> (&str, Option<&str>) {
-    match route.split_once('?') {
-        Some((path, conditions)) => (path, Some(conditions)),
-        None => (route, None),
-    }
-}
-
-/// Manifest route matching (Manifest::matchesRoute): exact, or a "/prefix/*" pattern.
-pub fn path_matches(pattern: &str, sub: &str) -> bool {
-    if pattern.len() >= 2 && pattern.ends_with("/*") {
-        let prefix = &pattern[..pattern.len() - 1];
-        sub.starts_with(prefix) || sub == &prefix[..prefix.len() - 1]
-    } else {
-        sub == pattern
-    }
 }
 
 /// Whether every "name=value" of `conditions` ('&'-separated) is in `params`, once.
